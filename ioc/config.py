@@ -1,0 +1,101 @@
+"""All settings, in one place: environment variables `IOC_*` read by pydantic-settings.
+
+Every process (API, ingest, processor, simulator, bench) builds one `Settings` and
+passes it down; nothing else reads the environment. Secrets come only from the
+environment, never from files in the repository.
+"""
+
+from __future__ import annotations
+
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SOURCES: tuple[str, ...] = ("documents", "filings", "security")
+Source = Literal["documents", "filings", "security"]
+
+
+class Settings(BaseSettings):
+    """Runtime configuration. Empty broker/database settings mean "use the embedded ones"."""
+
+    model_config = SettingsConfigDict(env_prefix="IOC_", extra="ignore")
+
+    env: Literal["development", "production"] = Field(
+        "development", description="`production` refuses insecure defaults."
+    )
+    data_dir: Path = Field(Path(".ioc"), description="Where `ioc up` keeps its data.")
+
+    kafka_bootstrap: str = Field("", description="Kafka bootstrap servers; empty = embedded.")
+    database_url: str = Field("", description="PostgreSQL URL; empty = embedded.")
+
+    topic_prefix: str = Field("ioc", description="Prefix of every topic name.")
+    topic_partitions: int = Field(3, ge=1, description="Partitions of the per-source topics.")
+
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    api_url: str = Field("", description="Where clients find the API; derived when empty.")
+
+    ingest_token: str = Field("", description="Bearer token for POST /ingest/* (all sources).")
+    ingest_max_body_bytes: int = Field(32 * 1024 * 1024, description="Largest request body.")
+    ingest_max_records: int = Field(50_000, description="Most records in one request.")
+
+    processor_group: str = Field("ioc-processor", description="Kafka consumer group.")
+    processor_batch_max: int = Field(2000, ge=1, description="Most records in one micro-batch.")
+    processor_poll_ms: int = Field(200, ge=1, description="Longest wait for a micro-batch.")
+    processor_metrics_port: int = Field(0, description="Processor /metrics port; 0 = off.")
+    kafka_session_timeout_ms: int = Field(
+        6000,
+        description="Consumer session timeout. The embedded broker makes a first join wait "
+        "about half of it, so it is kept short.",
+    )
+
+    live_heartbeat_s: float = Field(10.0, gt=0, description="Seconds between heartbeats.")
+
+    fault_pause_at: Literal["", "mid_batch", "after_db_commit"] = Field(
+        "",
+        description="Testing only: the processor stops dead at this point of its first "
+        "batch (and says so on stderr) so that a test can SIGKILL it there.",
+    )
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @cached_property
+    def effective_ingest_token(self) -> str:
+        """The configured token, or in development a random one (`ioc up` prints it)."""
+        if self.ingest_token:
+            return self.ingest_token
+        if self.env == "production":
+            raise ValueError("IOC_INGEST_TOKEN must be set when IOC_ENV=production")
+        return secrets.token_urlsafe(24)
+
+    def topic(self, name: str) -> str:
+        """Full topic name: `<prefix>.<name>` (e.g. `ioc.filings`, `ioc.deadletter`)."""
+        return f"{self.topic_prefix}.{name}"
+
+    @property
+    def source_topics(self) -> dict[str, str]:
+        return {source: self.topic(source) for source in SOURCES}
+
+    @property
+    def deadletter_topic(self) -> str:
+        return self.topic("deadletter")
+
+    @property
+    def live_topic(self) -> str:
+        return self.topic("live")
+
+    @property
+    def runtime_file(self) -> Path:
+        return self.data_dir / "runtime.json"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment, with explicit overrides (e.g. from CLI flags) on top."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
