@@ -1,0 +1,1 @@
+"""Database access: migrations and the queries shared by the API and the processor."""

@@ -1,0 +1,45 @@
+"""The KPI snapshot: what `GET /api/kpis`, the first `/ws/live` message and every delta show.
+
+One function, so that the API and the processor can never disagree on a number.
+It reads only tables the processor keeps (totals, current state), so it is cheap
+enough to run after every micro-batch.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+
+from ioc.config import SOURCES
+from ioc.events import SEVERITIES
+
+_TOTALS = "SELECT source, events FROM event_totals"
+_OPEN_FILINGS = "SELECT count(*) FROM filing_state WHERE is_open"
+_OPEN_ALERTS = "SELECT severity, count(*) AS n FROM alert_state WHERE is_open GROUP BY severity"
+_RECENT = """
+SELECT source, coalesce(sum(events), 0) AS n
+FROM event_counts_minute
+WHERE bucket >= date_trunc('minute', $1::timestamptz) - interval '14 minutes'
+GROUP BY source
+"""
+
+
+async def kpi_snapshot(conn: asyncpg.Connection, now: datetime | None = None) -> dict[str, Any]:
+    """Current KPI values. `now` is injectable so tests can pin the clock."""
+    now = now or datetime.now(UTC)
+    totals = {row["source"]: row["events"] for row in await conn.fetch(_TOTALS)}
+    open_filings = await conn.fetchval(_OPEN_FILINGS)
+    by_severity = {row["severity"]: row["n"] for row in await conn.fetch(_OPEN_ALERTS)}
+    recent = {row["source"]: row["n"] for row in await conn.fetch(_RECENT, now)}
+    return {
+        "as_of": now.isoformat(),
+        "events": {source: int(totals.get(source, 0)) for source in SOURCES},
+        "events_last_15_min": {source: int(recent.get(source, 0)) for source in SOURCES},
+        "filings": {"open": int(open_filings)},
+        "security": {
+            "open": int(sum(by_severity.values())),
+            "open_by_severity": {sev: int(by_severity.get(sev, 0)) for sev in SEVERITIES},
+        },
+    }
