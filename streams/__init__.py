@@ -1,0 +1,1 @@
+"""The stream processor: Kafka micro-batches in, idempotent database state and KPIs out."""

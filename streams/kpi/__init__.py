@@ -1,0 +1,1 @@
+"""KPI math as pure functions over events: no I/O, unit-tested without services."""

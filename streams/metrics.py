@@ -1,0 +1,36 @@
+"""Prometheus metrics of the processor, and the tiny server that exposes them."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram, start_http_server
+
+EVENTS_STORED = Counter(
+    "ioc_processor_events_stored_total", "Distinct events stored (new rows)", ["source"]
+)
+DUPLICATES = Counter(
+    "ioc_processor_duplicates_total", "Redelivered or re-sent events recognised and skipped"
+)
+DEAD_LETTERED = Counter(
+    "ioc_processor_dead_lettered_total",
+    "Records sent to the dead-letter topic",
+    ["source", "reason"],
+)
+WRITE_RETRIES = Counter(
+    "ioc_processor_write_retries_total", "Batch writes retried after a database error"
+)
+BATCH_SECONDS = Histogram(
+    "ioc_processor_batch_seconds",
+    "Time to decode, store and announce one micro-batch",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+BATCH_SIZE = Histogram(
+    "ioc_processor_batch_records",
+    "Records per micro-batch",
+    buckets=(1, 10, 50, 100, 250, 500, 1000, 2000, 5000),
+)
+
+
+def serve(port: int) -> None:
+    """Expose /metrics on `port` (0 = do not)."""
+    if port:
+        start_http_server(port, addr="127.0.0.1")

@@ -1,0 +1,171 @@
+"""The database sink: one micro-batch, one transaction.
+
+Inside the transaction: COPY the batch into a temporary table, insert into `events`
+what is not there yet (`ON CONFLICT DO NOTHING RETURNING` tells which rows were
+new), fold only those into counts and state, and read the KPI snapshot the live
+feed announces. The caller commits Kafka offsets only after `write` returns, so a
+crash anywhere before that replays the batch, and the primary key turns the
+replay into a no-op.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from ioc.db.kpis import kpi_snapshot
+from streams.batch import BatchDelta, Incoming, aggregate, first_of_each
+
+log = logging.getLogger(__name__)
+
+FaultHook = Callable[[str], Awaitable[None]]
+
+_STAGING = """
+CREATE TEMP TABLE IF NOT EXISTS incoming_events (
+    source text, event_id text, event_type text, entity_id text, agency text,
+    occurred_at timestamptz, ingested_at timestamptz, payload jsonb
+) ON COMMIT DELETE ROWS
+"""
+_STAGING_COLUMNS = [
+    "source", "event_id", "event_type", "entity_id", "agency",
+    "occurred_at", "ingested_at", "payload",
+]  # fmt: skip
+
+_INSERT_NEW = """
+INSERT INTO events (source, event_id, event_type, entity_id, agency,
+                    occurred_at, ingested_at, payload)
+SELECT source, event_id, event_type, entity_id, agency, occurred_at, ingested_at, payload
+FROM incoming_events
+ON CONFLICT (source, event_id) DO NOTHING
+RETURNING source, event_id
+"""
+
+_ADD_TOTALS = """
+UPDATE event_totals t SET events = t.events + d.n
+FROM unnest($1::text[], $2::bigint[]) AS d(source, n)
+WHERE t.source = d.source
+"""
+
+# Rows are sorted so that two processor instances lock shared rows in one order.
+_ADD_PER_MINUTE = """
+INSERT INTO event_counts_minute AS c (bucket, source, event_type, agency, events)
+SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::bigint[])
+ORDER BY 1, 2, 3, 4
+ON CONFLICT (bucket, source, event_type, agency)
+DO UPDATE SET events = c.events + EXCLUDED.events
+"""
+
+_UPSERT_FILINGS = """
+INSERT INTO filing_state AS s (filing_id, agency, procedure_code, channel, status, is_open,
+                               due_at, last_event_at, last_event_id)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bool[],
+                     $7::timestamptz[], $8::timestamptz[], $9::text[])
+ORDER BY 1
+ON CONFLICT (filing_id) DO UPDATE SET
+    agency = EXCLUDED.agency, procedure_code = EXCLUDED.procedure_code,
+    channel = EXCLUDED.channel, status = EXCLUDED.status, is_open = EXCLUDED.is_open,
+    due_at = EXCLUDED.due_at, last_event_at = EXCLUDED.last_event_at,
+    last_event_id = EXCLUDED.last_event_id
+WHERE (s.last_event_at, s.last_event_id) < (EXCLUDED.last_event_at, EXCLUDED.last_event_id)
+"""
+
+_UPSERT_ALERTS = """
+INSERT INTO alert_state AS s (alert_id, agency, severity, category, asset, signature, status,
+                              is_open, last_event_at, last_event_id)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                     $7::text[], $8::bool[], $9::timestamptz[], $10::text[])
+ORDER BY 1
+ON CONFLICT (alert_id) DO UPDATE SET
+    agency = EXCLUDED.agency, severity = EXCLUDED.severity, category = EXCLUDED.category,
+    asset = EXCLUDED.asset, signature = EXCLUDED.signature, status = EXCLUDED.status,
+    is_open = EXCLUDED.is_open, last_event_at = EXCLUDED.last_event_at,
+    last_event_id = EXCLUDED.last_event_id
+WHERE (s.last_event_at, s.last_event_id) < (EXCLUDED.last_event_at, EXCLUDED.last_event_id)
+"""
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    received: int
+    delta: BatchDelta
+    kpis: dict[str, Any]
+
+    @property
+    def duplicates(self) -> int:
+        return self.received - self.delta.new_events
+
+
+def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
+    """Rows to per-column lists, the shape `unnest($1::t[], ...)` takes."""
+    return [[row[i] for row in rows] for i in range(width)] if rows else [[]] * width
+
+
+async def _no_fault(point: str) -> None:
+    return None
+
+
+class DatabaseSink:
+    """Writes micro-batches to PostgreSQL through one dedicated connection."""
+
+    def __init__(self, conn: asyncpg.Connection, fault: FaultHook = _no_fault) -> None:
+        self._conn = conn
+        self._fault = fault
+        self._staging_ready = False
+
+    async def write(self, records: Sequence[Incoming]) -> WriteResult:
+        unique = first_of_each(records)
+        if not self._staging_ready:
+            await self._conn.execute(_STAGING)
+            self._staging_ready = True
+        async with self._conn.transaction():
+            await self._conn.copy_records_to_table(
+                "incoming_events",
+                columns=_STAGING_COLUMNS,
+                records=[
+                    (
+                        r.event.source,
+                        r.event.event_id,
+                        r.event.type,
+                        r.event.entity_id,
+                        r.event.agency,
+                        r.event.occurred_at,
+                        r.ingested_at,
+                        r.event.payload.model_dump_json(),
+                    )
+                    for r in unique
+                ],
+            )
+            new_keys = {
+                (row["source"], row["event_id"]) for row in await self._conn.fetch(_INSERT_NEW)
+            }
+            await self._fault("mid_batch")
+            delta = aggregate(r.event for r in unique if r.key in new_keys)
+            await self._apply(delta)
+            kpis = await kpi_snapshot(self._conn)
+        return WriteResult(received=len(records), delta=delta, kpis=kpis)
+
+    async def _apply(self, delta: BatchDelta) -> None:
+        conn = self._conn
+        if delta.new_by_source:
+            await conn.execute(_ADD_TOTALS, *_columns(list(delta.new_by_source.items()), 2))
+        if delta.per_minute:
+            rows = [(*key, n) for key, n in delta.per_minute.items()]
+            await conn.execute(_ADD_PER_MINUTE, *_columns(rows, 5))
+        if delta.filings:
+            rows = [
+                (s.filing_id, s.agency, s.procedure_code, s.channel, s.status, s.is_open,
+                 s.due_at, s.last_event_at, s.last_event_id)
+                for s in delta.filings.values()
+            ]  # fmt: skip
+            await conn.execute(_UPSERT_FILINGS, *_columns(rows, 9))
+        if delta.alerts:
+            rows = [
+                (s.alert_id, s.agency, s.severity, s.category, s.asset, s.signature, s.status,
+                 s.is_open, s.last_event_at, s.last_event_id)
+                for s in delta.alerts.values()
+            ]  # fmt: skip
+            await conn.execute(_UPSERT_ALERTS, *_columns(rows, 10))
