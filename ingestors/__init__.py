@@ -1,0 +1,1 @@
+"""Ingestors: take what source systems send, validate and normalise it, put it on Kafka."""
