@@ -1,0 +1,83 @@
+"""Assembles the FastAPI application: routes, the ingest receiver, shared clients."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import asyncpg
+from aiokafka.errors import KafkaError
+from fastapi import FastAPI
+from fastapi.responses import PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from ingestors import http as ingest_http
+from ingestors.publisher import Publisher
+from ioc.api.live import LiveHub
+from ioc.api.routes import health, kpis, live, wall
+from ioc.config import Settings
+from ioc.kafka import make_producer
+
+log = logging.getLogger(__name__)
+
+
+async def _start_with_retry(start: object, what: str, attempts: int = 30) -> None:
+    """Start a client, waiting for its server for up to ~`attempts` seconds."""
+    for attempt in range(attempts):
+        try:
+            await start()  # type: ignore[operator]
+            return
+        except (KafkaError, OSError, asyncpg.PostgresError) as error:
+            if attempt == attempts - 1:
+                raise RuntimeError(f"{what} unreachable after {attempts}s: {error}") from error
+            log.info("waiting for %s (%s)", what, error)
+            await asyncio.sleep(1)
+
+
+def create_app(settings: Settings, *, with_ingest: bool = True, with_api: bool = True) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        producer = make_producer(settings)
+        await _start_with_retry(producer.start, f"Kafka at {settings.kafka_bootstrap}")
+        pool: asyncpg.Pool | None = None
+
+        async def _pool() -> None:
+            nonlocal pool
+            pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=8)
+
+        await _start_with_retry(_pool, "PostgreSQL")
+        app.state.producer = producer
+        app.state.pool = pool
+        app.state.publisher = Publisher(producer, settings)
+        app.state.hub = hub = LiveHub(settings)
+        if with_api:
+            hub.start()
+        try:
+            yield
+        finally:
+            await hub.stop()
+            await producer.stop()
+            assert pool is not None
+            await pool.close()
+
+    app = FastAPI(
+        title="IOC",
+        summary="Real-time monitoring for a provincial Intelligent Operations Center",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.include_router(health.router)
+    if with_ingest:
+        app.include_router(ingest_http.router)
+    if with_api:
+        app.include_router(kpis.router)
+        app.include_router(live.router)
+        app.include_router(wall.router)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> PlainTextResponse:
+        return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return app

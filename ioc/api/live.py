@@ -1,0 +1,94 @@
+"""Fan-out of the live topic to websocket clients.
+
+One Kafka consumer per API process reads the live topic from its end (no consumer
+group: every API instance sees every delta) and hands each message to every
+client's bounded queue. A client too slow to keep up is disconnected rather than
+allowed to grow memory or delay the others; it reconnects and gets a fresh
+snapshot (see the websockets "broadcast" notes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+from aiokafka.errors import KafkaError
+from aiokafka.structs import TopicPartition
+
+from ioc.config import Settings
+from ioc.kafka import make_consumer
+
+log = logging.getLogger(__name__)
+
+CLIENT_QUEUE = 256
+
+
+class Subscriber:
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(CLIENT_QUEUE)
+        self.overflowed = asyncio.Event()
+
+
+class LiveHub:
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._subscribers: set[Subscriber] = set()
+        self._task: asyncio.Task[None] | None = None
+        self.connected = asyncio.Event()
+
+    def subscribe(self) -> Subscriber:
+        subscriber = Subscriber()
+        self._subscribers.add(subscriber)
+        return subscriber
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        self._subscribers.discard(subscriber)
+
+    @property
+    def clients(self) -> int:
+        return len(self._subscribers)
+
+    def publish(self, message: dict[str, Any]) -> None:
+        for subscriber in list(self._subscribers):
+            try:
+                subscriber.queue.put_nowait(message)
+            except asyncio.QueueFull:
+                subscriber.overflowed.set()
+                self._subscribers.discard(subscriber)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="live-hub")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+
+    async def _run(self) -> None:
+        """Consume the live topic forever, reconnecting after broker trouble."""
+        while True:
+            consumer = make_consumer(self._settings, group_id=None, auto_offset_reset="latest")
+            try:
+                await consumer.start()
+                tp = TopicPartition(self._settings.live_topic, 0)
+                consumer.assign([tp])
+                await consumer.seek_to_end(tp)
+                await consumer.position(tp)  # resolve the end offset before we report ready
+                self.connected.set()
+                log.info("live feed reading %s", self._settings.live_topic)
+                async for msg in consumer:
+                    try:
+                        self.publish(json.loads(msg.value))
+                    except (ValueError, TypeError):
+                        log.warning("ignoring a malformed live message at offset %d", msg.offset)
+            except KafkaError as error:
+                self.connected.clear()
+                log.warning("live feed lost the broker (%s); retrying in 2s", error)
+                await asyncio.sleep(2)
+            finally:
+                await consumer.stop()

@@ -1,0 +1,1 @@
+"""Thin route modules; each serves one part of the public contract."""

@@ -1,0 +1,292 @@
+"""The `ioc` command line. Each subcommand is one process role; `ioc up` runs them all.
+
+Configuration comes from `IOC_*` environment variables (see `ioc.config`); commands
+that talk to a running system also read `<data-dir>/runtime.json` written by `ioc up`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ioc.config import SOURCES, Settings, load_settings
+from ioc.logs import setup_logging
+from ioc.runtime import api_url, with_runtime
+
+EPILOG = "Settings: IOC_* environment variables (see README). `ioc <command> --help` for more."
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-dir", type=Path, default=None,
+        help="data directory holding runtime.json (default: .ioc, or IOC_DATA_DIR)",
+    )  # fmt: skip
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ioc",
+        description="IOC: real-time monitoring of document flow, public-service filings and "
+        "security alerts for a provincial Intelligent Operations Center.",
+        epilog=EPILOG,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    up = sub.add_parser(
+        "up",
+        help="run everything on this machine (embedded broker and database by default)",
+        description="Start the broker and database (embedded unless IOC_KAFKA_BOOTSTRAP / "
+        "IOC_DATABASE_URL are set), create topics, migrate, then run the API with the wall "
+        "screen, the processor and a simulator. Ctrl-C or SIGTERM stops everything it started.",
+    )
+    up.add_argument("--host", default=None, help="API address (default 127.0.0.1)")
+    up.add_argument("--port", type=int, default=None, help="API port (default 8000)")
+    _common(up)
+    up.add_argument("--no-simulate", action="store_true", help="do not run the simulator")
+    up.add_argument("--rate", type=float, default=10.0, help="simulated events per second")
+
+    serve = sub.add_parser("serve", help="run the API: REST, /ws/live, wall screen, ingest")
+    serve.add_argument("--host", default=None, help="address (default IOC_API_HOST)")
+    serve.add_argument("--port", type=int, default=None, help="port (default IOC_API_PORT)")
+    _common(serve)
+
+    ingest = sub.add_parser(
+        "ingest", help="run only the HTTP ingest receiver (POST /ingest/{source})"
+    )
+    ingest.add_argument("--host", default=None, help="address (default IOC_API_HOST)")
+    ingest.add_argument("--port", type=int, default=None, help="port (default IOC_API_PORT)")
+    _common(ingest)
+
+    process = sub.add_parser(
+        "process", help="run the stream processor (Kafka → database, KPIs, live feed)"
+    )
+    _common(process)
+
+    migrate = sub.add_parser("migrate", help="apply pending database migrations")
+    _common(migrate)
+
+    simulate = sub.add_parser(
+        "simulate",
+        help="generate realistic events for all three sources",
+        description="Deterministic for a given --seed. With --out, write NDJSON ingest records "
+        "to FILE; otherwise send them to the running API (found through runtime.json).",
+    )
+    simulate.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    simulate.add_argument(
+        "--count",
+        type=int,
+        default=None,
+        help="number of records (default: 1000 with --out, unbounded otherwise)",
+    )
+    simulate.add_argument(
+        "--rate", type=float, default=None, help="records per second when sending"
+    )
+    simulate.add_argument(
+        "--out", type=Path, default=None, help="write NDJSON here instead of sending"
+    )
+    simulate.add_argument(
+        "--start",
+        default=None,
+        help="simulated start time, ISO 8601 with offset (default 2026-01-05T08:00+07:00 "
+        "with --out, now otherwise)",
+    )
+    _common(simulate)
+
+    replay = sub.add_parser("replay", help="send an NDJSON file of ingest records through ingest")
+    replay.add_argument("file", type=Path, help="NDJSON, one ingest record per line")
+    replay.add_argument(
+        "--source",
+        choices=SOURCES,
+        default=None,
+        help="source for every record (default: each record's 'source' field)",
+    )
+    _common(replay)
+
+    bench = sub.add_parser(
+        "bench",
+        help="measure throughput and latency against a bare ceiling",
+        description="Starts its own embedded broker and database, pushes N simulated events "
+        "through ingest → Kafka → processor → database, and compares with plain aiokafka "
+        "consume + asyncpg COPY of the same events in the same run.",
+    )
+    bench.add_argument("--events", type=int, default=20_000, help="events to push (default 20000)")
+    bench.add_argument("--json", action="store_true", help="print one JSON object")
+    _common(bench)
+    return parser
+
+
+def _settings(args: argparse.Namespace, **extra: object) -> Settings:
+    return load_settings(data_dir=getattr(args, "data_dir", None), **extra)
+
+
+def _connected(args: argparse.Namespace, **extra: object) -> Settings:
+    """Settings for a role that needs the broker and the database."""
+    settings = with_runtime(_settings(args, **extra))
+    missing = [
+        name for name, value in (("IOC_KAFKA_BOOTSTRAP", settings.kafka_bootstrap),
+                                 ("IOC_DATABASE_URL", settings.database_url)) if not value
+    ]  # fmt: skip
+    if missing:
+        raise SystemExit(
+            f"ioc: {' and '.join(missing)} not set and no running `ioc up` found in "
+            f"{settings.runtime_file}; set them, or start `ioc up` first"
+        )
+    return settings
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from ioc.supervisor import Supervisor
+
+    settings = _settings(args, api_host=args.host, api_port=args.port)
+    return Supervisor(settings, simulate=not args.no_simulate, simulate_rate=args.rate).run()
+
+
+def _serve(args: argparse.Namespace, *, with_api: bool) -> int:
+    import uvicorn
+
+    from ioc.api.app import create_app
+
+    settings = _connected(args, api_host=args.host, api_port=args.port)
+    app = create_app(settings, with_ingest=True, with_api=with_api)
+    uvicorn.run(app, host=settings.api_host, port=settings.api_port, log_level="warning")
+    return 0
+
+
+def cmd_process(args: argparse.Namespace) -> int:
+    from ioc.db.migrate import pending_migrations
+    from streams.processor import run_processor
+
+    settings = _connected(args)
+
+    async def main() -> int:
+        import asyncpg
+
+        conn = await asyncpg.connect(settings.database_url)
+        try:
+            pending = await pending_migrations(conn)
+        finally:
+            await conn.close()
+        if pending:
+            print(
+                f"ioc process: migrations pending ({', '.join(pending)}); run `ioc migrate`",
+                file=sys.stderr,
+            )
+            return 2
+        await run_processor(settings)
+        return 0
+
+    return asyncio.run(main())
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from ioc.db.migrate import ensure_database, migrate
+
+    settings = with_runtime(_settings(args))
+    if not settings.database_url:
+        raise SystemExit("ioc migrate: set IOC_DATABASE_URL (or start `ioc up`)")
+
+    async def main() -> list[str]:
+        await ensure_database(settings.database_url)
+        return await migrate(settings.database_url)
+
+    applied = asyncio.run(main())
+    print(f"applied: {', '.join(applied)}" if applied else "schema is up to date")
+    return 0
+
+
+def _start_time(text: str | None, default: datetime) -> datetime:
+    if text is None:
+        return default
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise SystemExit("ioc simulate: --start needs a UTC offset, e.g. 2026-01-05T08:00+07:00")
+    return moment
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from itertools import islice
+
+    from ingestors.simulator import generate, stream
+
+    if args.out is not None:
+        count = args.count or 1000
+        start = _start_time(args.start, datetime.fromisoformat("2026-01-05T08:00:00+07:00"))
+        with args.out.open("w", encoding="utf-8") as out:
+            for record in generate(args.seed, count, start):
+                out.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
+        print(f"wrote {count:,} records to {args.out}", file=sys.stderr)
+        return 0
+
+    from ingestors.client import IngestClient
+    from ingestors.sender import send_records
+
+    settings = with_runtime(_settings(args))
+    if not settings.ingest_token:
+        raise SystemExit("ioc simulate: set IOC_INGEST_TOKEN (or start `ioc up`)")
+    start = _start_time(args.start, datetime.now(UTC))
+    records = stream(args.seed, start)
+    if args.count is not None:
+        records = islice(records, args.count)
+
+    async def main() -> int:
+        async with IngestClient(api_url(settings), settings.ingest_token) as client:
+            summary = await send_records(
+                client, ((r["source"], r) for r in records), label="simulate",
+                total=args.count, rate=args.rate,
+            )  # fmt: skip
+        return 0 if summary.ok else 1
+
+    return asyncio.run(main())
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from ingestors.client import IngestClient
+    from ingestors.replay import replay
+
+    if not args.file.is_file():
+        raise SystemExit(f"ioc replay: no such file {args.file}")
+    settings = with_runtime(_settings(args))
+    if not settings.ingest_token:
+        raise SystemExit("ioc replay: set IOC_INGEST_TOKEN (or start `ioc up`)")
+
+    async def main() -> int:
+        async with IngestClient(api_url(settings), settings.ingest_token) as client:
+            summary = await replay(args.file, client, source=args.source)
+        for line, why in summary.unreadable[:10]:
+            print(f"  line {line}: {why}", file=sys.stderr)
+        for error in summary.first_errors:
+            print(f"  rejected {error}", file=sys.stderr)
+        return 0 if summary.ok else 1
+
+    return asyncio.run(main())
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from ioc.bench import run_bench
+
+    return run_bench(_settings(args), events=args.events, as_json=args.json)
+
+
+COMMANDS = {
+    "up": cmd_up,
+    "serve": lambda args: _serve(args, with_api=True),
+    "ingest": lambda args: _serve(args, with_api=False),
+    "process": cmd_process,
+    "migrate": cmd_migrate,
+    "simulate": cmd_simulate,
+    "replay": cmd_replay,
+    "bench": cmd_bench,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(args.command)
+    try:
+        return COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,17 @@
+"""One log format for every IOC process, naming the process so `ioc up` output stays readable."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+
+def setup_logging(role: str) -> None:
+    level = os.environ.get("IOC_LOG_LEVEL", "INFO").upper()
+    logging.basicConfig(
+        level=level,
+        format=f"%(asctime)s %(levelname)-7s [{role}] %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    # aiokafka narrates every group join at INFO; keep it for debugging only.
+    logging.getLogger("aiokafka").setLevel(max(logging.WARNING, logging.getLogger().level))

@@ -1,0 +1,59 @@
+"""`<data-dir>/runtime.json`: how the other commands find a running `ioc up`.
+
+`ioc simulate`, `ioc replay`, `ioc bench` and friends read it to fill in what the
+environment does not set; `IOC_*` variables always win. It holds the development
+ingest token too, so it is written with mode 0600.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ioc.config import Settings
+
+
+@dataclass(frozen=True)
+class Runtime:
+    api_url: str
+    kafka_bootstrap: str
+    database_url: str
+    ingest_token: str
+    pid: int
+
+
+def write_runtime(path: Path, runtime: Runtime) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        json.dump(asdict(runtime), out, indent=2)
+    os.replace(tmp, path)
+
+
+def read_runtime(path: Path) -> Runtime | None:
+    try:
+        data = json.loads(path.read_text())
+        return Runtime(**{k: data[k] for k in Runtime.__dataclass_fields__})
+    except (FileNotFoundError, ValueError, KeyError, TypeError):
+        return None
+
+
+def with_runtime(settings: Settings) -> Settings:
+    """Settings with empty connection fields filled from runtime.json, if `ioc up` runs."""
+    runtime = read_runtime(settings.runtime_file)
+    if runtime is None:
+        return settings
+    fill = {
+        "api_url": runtime.api_url,
+        "kafka_bootstrap": runtime.kafka_bootstrap,
+        "database_url": runtime.database_url,
+        "ingest_token": runtime.ingest_token,
+    }
+    return settings.model_copy(update={k: v for k, v in fill.items() if not getattr(settings, k)})
+
+
+def api_url(settings: Settings) -> str:
+    return settings.api_url or f"http://{settings.api_host}:{settings.api_port}"
