@@ -14,4 +14,5 @@ def setup_logging(role: str) -> None:
         datefmt="%H:%M:%S",
     )
     # aiokafka narrates every group join at INFO; keep it for debugging only.
-    logging.getLogger("aiokafka").setLevel(max(logging.WARNING, logging.getLogger().level))
+    for noisy in ("aiokafka", "httpx"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))

