@@ -1,0 +1,61 @@
+from datetime import UTC, datetime
+
+from ioc.events import Event, validate_event
+from streams.batch import Incoming, aggregate, first_of_each
+from tests.records import alert, document, filing
+
+
+def _event(source: str, record: dict) -> Event:
+    event = validate_event(source, record)
+    assert not isinstance(event, list), event
+    return event
+
+
+def _incoming(event: Event, offset: int) -> Incoming:
+    return Incoming(event, datetime.now(UTC), f"ioc.{event.source}", 0, offset)
+
+
+def test_repeats_inside_a_batch_are_dropped_keeping_the_first() -> None:
+    a = _event("filings", filing("e1", "F-1"))
+    b = _event("filings", filing("e2", "F-1", "resolved"))
+    batch = [_incoming(a, 0), _incoming(b, 1), _incoming(a, 2)]
+    assert [r.offset for r in first_of_each(batch)] == [0, 1]
+
+
+def test_counts_per_source_and_per_minute() -> None:
+    delta = aggregate([
+        _event("filings", filing("e1", "F-1", "received", 1)),
+        _event("filings", filing("e2", "F-2", "received", 1)),
+        _event("filings", filing("e3", "F-3", "received", 2)),
+        _event("documents", document("d1", "D-1")),
+    ])  # fmt: skip
+    assert delta.new_by_source == {"filings": 3, "documents": 1}
+    assert delta.new_events == 4
+    minute = datetime(2026, 11, 22, 2, 1, tzinfo=UTC)
+    assert delta.per_minute[(minute, "filings", "received", "000.00.31.H42")] == 2
+
+
+def test_the_latest_event_decides_a_filings_state_whatever_the_arrival_order() -> None:
+    received = _event("filings", filing("e1", "F-1", "received", 0))
+    resolved = _event("filings", filing("e2", "F-1", "resolved", 40))
+    for order in ([received, resolved], [resolved, received]):
+        state = aggregate(order).filings["F-1"]
+        assert state.status == "resolved"
+        assert state.is_open is False
+        assert state.last_event_id == "e2"
+
+
+def test_alerts_stay_open_until_resolved() -> None:
+    delta = aggregate([
+        _event("security", alert("s1", "A-1", "critical")),
+        _event("security", alert("s2", "A-2", "low", "acknowledged")),
+    ])  # fmt: skip
+    assert delta.alerts["A-1"].is_open and delta.alerts["A-1"].severity == "critical"
+    assert delta.alerts["A-2"].is_open and delta.alerts["A-2"].status == "acknowledged"
+    resolved = aggregate([_event("security", alert("s3", "A-1", "critical", "resolved"))])
+    assert resolved.alerts["A-1"].is_open is False
+
+
+def test_documents_change_no_filing_or_alert_state() -> None:
+    delta = aggregate([_event("documents", document("d1", "D-1"))])
+    assert delta.filings == {} and delta.alerts == {}
