@@ -1,0 +1,286 @@
+"""`ioc bench`: throughput, latency and memory of the pipeline against a bare ceiling.
+
+Both measurements run in one invocation on a fresh embedded broker and database,
+on the same simulated events:
+- ceiling: plain aiokafka consume (assigned partitions, no group, no parsing) +
+  asyncpg COPY of each fetched batch into a bare table - what the hardware, the
+  broker and PostgreSQL allow with no logic at all;
+- pipeline: the real roles as separate processes (`ioc serve` for HTTP ingest,
+  `ioc process`), fed over HTTP: ingest → Kafka → processor → database.
+Throughput = events ÷ time from the first send to the last event stored. Latency =
+per event, the Kafka timestamp the ingest receiver set → the processor's insert
+(`stored_at - ingested_at`), p50 and p99 over all measured events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+from aiokafka import AIOKafkaConsumer
+from aiokafka.structs import TopicPartition
+
+from ingestors.client import IngestClient
+from ingestors.sender import send_records
+from ioc.config import Settings
+from ioc.db.migrate import ensure_database, migrate
+from ioc.embedded.broker import EmbeddedBroker
+from ioc.embedded.postgres import EmbeddedPostgres
+from ioc.embedded.process import free_port, kill_with_parent
+from ioc.events import Event, validate_event
+from ioc.kafka import ensure_topics, make_producer
+
+_START = "2026-01-05T08:00:00+07:00"
+
+
+def _say(message: str) -> None:
+    print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+def _events(seed: int, count: int) -> list[tuple[str, dict[str, Any]]]:
+    from datetime import datetime
+
+    from ingestors.simulator import generate
+
+    start = datetime.fromisoformat(_START)
+    return [(r["source"], r) for r in generate(seed, count, start)]
+
+
+def _peak_rss_mb(pid: int) -> float:
+    """VmHWM: the peak resident set of a process, read before it exits."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def machine() -> dict[str, Any]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+        mem_kb = int(Path("/proc/meminfo").read_text().split()[1])
+    except (OSError, ValueError, IndexError):
+        mem_kb = 0
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": round(mem_kb / 1024 / 1024, 1),
+        "python": platform.python_version(),
+        "system": f"{platform.system()} {platform.release()}",
+    }
+
+
+async def measure_ceiling(settings: Settings, events: list[Event]) -> float:
+    """Events/s for plain consume + COPY of the same events; the production is not timed."""
+    topics = [f"{settings.topic_prefix}.ceiling.{s}" for s in ("documents", "filings", "security")]
+    ceiling = settings.model_copy(update={"topic_prefix": f"{settings.topic_prefix}.ceiling"})
+    await ensure_topics(ceiling)
+    producer = make_producer(settings)
+    await producer.start()
+    try:
+        futures = [
+            await producer.send(
+                f"{ceiling.topic_prefix}.{e.source}",
+                e.model_dump_json().encode(),
+                key=e.entity_id.encode(),
+            )
+            for e in events
+        ]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+    conn = await asyncpg.connect(settings.database_url)
+    await conn.execute(
+        "CREATE TABLE IF NOT EXISTS ceiling_events "
+        "(topic text, part int, off bigint, key bytea, value bytea)"
+    )
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_poll_records=settings.processor_batch_max,
+    )
+    await consumer.start()
+    try:
+        partitions = [
+            TopicPartition(t, p) for t in topics for p in range(settings.topic_partitions)
+        ]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        started = time.perf_counter()
+        stored = 0
+        while stored < len(events):
+            batch = await consumer.getmany(timeout_ms=500, max_records=settings.processor_batch_max)
+            rows = [
+                (m.topic, m.partition, m.offset, m.key, m.value)
+                for msgs in batch.values()
+                for m in msgs
+            ]
+            if rows:
+                await conn.copy_records_to_table("ceiling_events", records=rows)
+                stored += len(rows)
+        return len(events) / (time.perf_counter() - started)
+    finally:
+        await consumer.stop()
+        await conn.close()
+
+
+async def _stored_total(conn: asyncpg.Connection) -> int:
+    return int(await conn.fetchval("SELECT sum(events) FROM event_totals"))
+
+
+async def _wait_stored(conn: asyncpg.Connection, target: int, seconds: float) -> float:
+    deadline = time.monotonic() + seconds
+    while (stored := await _stored_total(conn)) < target:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"only {stored} of {target} events stored after {seconds}s")
+        await asyncio.sleep(0.02)
+    return time.perf_counter()
+
+
+async def _wait_ready(api_url: str) -> None:
+    async with httpx.AsyncClient(base_url=api_url, timeout=2) as http:
+        for _ in range(600):
+            try:
+                if (await http.get("/readyz")).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.1)
+    raise RuntimeError(f"the API at {api_url} did not become ready")
+
+
+async def measure_pipeline(
+    settings: Settings, records: list[tuple[str, dict[str, Any]]], workdir: Path
+) -> dict[str, Any]:
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("IOC_")},
+        "IOC_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+        "IOC_DATABASE_URL": settings.database_url,
+        "IOC_TOPIC_PREFIX": settings.topic_prefix,
+        "IOC_INGEST_TOKEN": settings.ingest_token,
+        "IOC_API_PORT": str(settings.api_port),
+        "IOC_DATA_DIR": str(workdir),
+        "IOC_LOG_LEVEL": "WARNING",
+    }
+    roles = {
+        name: await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "ioc", name, env=env, preexec_fn=kill_with_parent()
+        )
+        for name in ("serve", "process")
+    }
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        await _wait_ready(settings.api_url)
+        async with IngestClient(settings.api_url, settings.ingest_token) as client:
+            _say("warming up (the processor joins its consumer group)")
+            warmup = _events(seed=2, count=200)
+            await send_records(client, warmup, label="warm-up", total=len(warmup))
+            await _wait_stored(conn, len(warmup), 120)
+            since = await conn.fetchval("SELECT clock_timestamp()")
+            _say(f"pushing {len(records):,} events through HTTP ingest")
+            started = time.perf_counter()
+            await send_records(client, records, label="pipeline", total=len(records))
+            finished = await _wait_stored(conn, len(warmup) + len(records), 600)
+        p50, p99 = await conn.fetchrow(
+            "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY lat), "
+            "       percentile_cont(0.99) WITHIN GROUP (ORDER BY lat) "
+            "FROM (SELECT extract(epoch FROM stored_at - ingested_at) * 1000 AS lat "
+            "      FROM events WHERE ingested_at >= $1) AS l",
+            since,
+        )
+        rss = {name: round(_peak_rss_mb(p.pid), 1) for name, p in roles.items()}
+        return {
+            "throughput_eps": len(records) / (finished - started),
+            "latency_p50_ms": float(p50),
+            "latency_p99_ms": float(p99),
+            "rss_mb": round(sum(rss.values()), 1),
+            "rss_mb_by_process": rss,
+        }
+    finally:
+        await conn.close()
+        for process in roles.values():
+            process.terminate()
+        for process in roles.values():
+            try:
+                await asyncio.wait_for(process.wait(), 15)
+            except TimeoutError:
+                process.kill()
+
+
+async def _bench(events: int, workdir: Path) -> dict[str, Any]:
+    broker = EmbeddedBroker(workdir / "broker.log")
+    postgres = EmbeddedPostgres(workdir / "postgres")
+    try:
+        _say("starting the embedded broker and database")
+        bootstrap = broker.start()
+        database = postgres.start().rsplit("/", 1)[0] + "/bench"
+        port = free_port()
+        settings = Settings(
+            kafka_bootstrap=bootstrap,
+            database_url=database,
+            topic_prefix="bench",
+            ingest_token="bench-token",
+            api_port=port,
+            api_url=f"http://127.0.0.1:{port}",
+            data_dir=workdir,
+        )
+        await ensure_database(database)
+        await migrate(database)
+        await ensure_topics(settings)
+        records = _events(seed=1, count=events)
+        parsed = [validate_event(source, record) for source, record in records]
+        valid = [e for e in parsed if not isinstance(e, list)]
+        assert len(valid) == len(records), "the simulator produced invalid events"
+        _say(f"ceiling: plain consume + COPY of {events:,} events")
+        ceiling = await measure_ceiling(settings, valid)
+        _say(f"ceiling: {ceiling:,.0f} events/s")
+        pipeline = await measure_pipeline(settings, records, workdir)
+        return {
+            "events": events,
+            **pipeline,
+            "ceiling_eps": ceiling,
+            "ratio": pipeline["throughput_eps"] / ceiling,
+            "machine": machine(),
+        }
+    finally:
+        postgres.stop()
+        broker.stop()
+
+
+def run_bench(settings: Settings, *, events: int, as_json: bool) -> int:
+    with tempfile.TemporaryDirectory(prefix="ioc-bench-") as tmp:
+        result = asyncio.run(_bench(events, Path(tmp)))
+    if as_json:
+        print(json.dumps(result, indent=2))
+        return 0
+    m = result["machine"]
+    rss = ", ".join(f"{k} {v:,.0f}" for k, v in result["rss_mb_by_process"].items())
+    lines = [
+        f"IOC bench - {result['events']:,} events on {m['cores']} cores, "
+        f"{m['memory_gib']} GiB, {m['cpu']}",
+        f"  pipeline  HTTP ingest → Kafka → processor → DB  {result['throughput_eps']:>9,.0f} ev/s",
+        f"  ceiling   plain consume + COPY, no logic       {result['ceiling_eps']:>9,.0f} ev/s",
+        f"  ratio                                          {result['ratio']:>9.3f}",
+        f"  latency   ingest → stored  p50 {result['latency_p50_ms']:,.1f} ms, "
+        f"p99 {result['latency_p99_ms']:,.1f} ms",
+        f"  peak RSS  {result['rss_mb']:,.0f} MB ({rss})",
+    ]
+    print("\n".join(lines))
+    return 0
