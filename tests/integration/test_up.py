@@ -1,0 +1,122 @@
+"""`ioc up` on embedded defaults: starts everything, is found through runtime.json, and
+leaves nothing running after SIGTERM - or after being killed outright."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from ioc.embedded.process import free_port
+from ioc.runtime import Runtime, read_runtime
+from tests.roles import Role, wait_until
+
+pytestmark = pytest.mark.integration
+
+
+def _env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("IOC_")}
+
+
+def _up(data_dir: Path, port: int, log: Path, *extra: str) -> Role:
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "ioc", "up", "--data-dir", str(data_dir), "--port", str(port),
+             *extra],
+            env=_env(), stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    return Role("up", process, log)
+
+
+def _descendants(pid: int) -> list[psutil.Process]:
+    return psutil.Process(pid).children(recursive=True)
+
+
+def _all_gone(processes: list[psutil.Process]) -> bool:
+    return not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in processes)
+
+
+def test_up_runs_everything_and_stops_everything(tmp_path: Path) -> None:
+    data_dir, port = tmp_path / "data", free_port()
+    up = _up(data_dir, port, tmp_path / "up.log", "--rate", "50")
+    try:
+        runtime = wait_until(
+            lambda: read_runtime(data_dir / "runtime.json"), 120, "runtime.json", up
+        )
+        assert runtime.api_url == f"http://127.0.0.1:{port}"
+        assert runtime.kafka_bootstrap.startswith("127.0.0.1:")
+        assert runtime.database_url.startswith("postgresql://")
+        assert runtime.ingest_token in up.log(), "a generated token must be printed"
+        log = up.log()
+        for line in (
+            "IOC is up.",
+            f"wall screen    http://127.0.0.1:{port}/",
+            "(embedded, in memory)",
+        ):
+            assert line in log
+
+        api = runtime.api_url
+        assert httpx.get(f"{api}/readyz").json()["ready"] is True
+        assert "<html" in httpx.get(f"{api}/").text.lower()
+        # The simulator started by `ioc up` feeds all three sources.
+        wait_until(
+            lambda: all(httpx.get(f"{api}/api/kpis").json()["events"].values()),
+            60, "simulated events of every source", up,
+        )  # fmt: skip
+        # Another command finds the running system through runtime.json alone.
+        sent = subprocess.run(
+            [sys.executable, "-m", "ioc", "simulate", "--seed", "99", "--count", "40",
+             "--data-dir", str(data_dir)],
+            env=_env(), capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert sent.returncode == 0, sent.stderr
+        assert "40 accepted, 0 rejected" in sent.stderr
+
+        children = _descendants(up.process.pid)
+        names = {p.name() for p in children}
+        assert any("postgres" in n for n in names) and any("tansu" in n for n in names), names
+        up.process.send_signal(signal.SIGTERM)
+        assert up.process.wait(60) == 0
+        wait_until(lambda: _all_gone(children), 15, "every child stopped")
+        assert not (data_dir / "runtime.json").exists()
+        assert "IOC stopped." in up.log()
+    finally:
+        if up.process.poll() is None:
+            up.process.kill()
+
+
+def test_up_killed_outright_orphans_nothing_and_restarts_on_its_data(tmp_path: Path) -> None:
+    data_dir, port = tmp_path / "data", free_port()
+    up = _up(data_dir, port, tmp_path / "up.log", "--no-simulate")
+    try:
+        wait_until(lambda: read_runtime(data_dir / "runtime.json"), 120, "runtime.json", up)
+        children = _descendants(up.process.pid)
+        assert len(children) >= 4  # broker, postgres, serve, process
+        up.process.kill()
+        up.process.wait(10)
+        wait_until(lambda: _all_gone(children), 30, "children to follow their parent")
+
+        # The stale runtime.json and postmaster.pid left behind do not stop a restart.
+        again = _up(data_dir, port, tmp_path / "up2.log", "--no-simulate")
+        try:
+
+            def restarted() -> Runtime | None:
+                runtime = read_runtime(data_dir / "runtime.json")
+                return runtime if runtime and runtime.pid == again.process.pid else None
+
+            runtime = wait_until(restarted, 120, "restart", again)
+            assert httpx.get(f"{runtime.api_url}/readyz").json()["ready"] is True
+            again.process.send_signal(signal.SIGINT)
+            assert again.process.wait(60) == 0
+        finally:
+            if again.process.poll() is None:
+                again.process.kill()
+    finally:
+        if up.process.poll() is None:
+            up.process.kill()
