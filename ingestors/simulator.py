@@ -1,0 +1,579 @@
+"""Deterministic, realistic canonical ingest records for all three sources.
+
+Pure logic: no I/O, no clock, no network. `ioc simulate`, `ioc up` and `ioc bench` feed
+what comes out of here to `POST /ingest/{source}` (or into an NDJSON file), so every
+record is a plain JSON-ready dict that passes `ioc.events.validate_event`.
+
+How it works. Simulated time advances by exponential gaps (a steady provincial load of
+about 50 records a minute). At every tick one source is drawn (≈45 % filings, 35 %
+documents, 20 % security) and that source emits either the next step of one of its open
+entities whose step is due, or — when none is due — the first event of a new entity.
+Each entity plans its lifecycle when it is created and keeps only one pending step in a
+per-source heap, so one entity's events come out in order, the whole output is in
+non-decreasing time, and memory holds only the open entities (bounded by the arrival
+rate times the longest lifecycle, whatever the length of the run).
+
+Ids: event ids and entity ids embed the seed and the start time, so the same
+(seed, start) gives the same ids (re-sending is de-duplicated downstream) while two
+seeds, or two runs of one seed started at different times, never collide.
+
+Documents: an *outgoing* document is followed from the issuing agency's system over the
+exchange axis (issued, sent at the sender; received, assigned, processed, done, returned
+at the receiver when it is in the province); an *incoming* one arrives from a central
+agency and is followed in the receiver's system from `received` on. Every event's
+`agency` is the province agency where the step happened.
+
+Not modelled (on purpose, to keep the mix steady): office hours and lunar holidays; the
+load is the same day and night.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta, timezone
+from functools import lru_cache
+from itertools import islice
+from typing import Any, Literal
+
+VN_TZ = timezone(timedelta(hours=7))
+"""Asia/Ho_Chi_Minh as a fixed offset (Vietnam has no DST), so no tz database is read."""
+
+MEAN_GAP_MS = 1_200
+"""Mean simulated time between two records (≈50 a minute, a mid-sized province)."""
+
+SOURCE_WEIGHTS: tuple[tuple[str, float], ...] = (
+    ("filings", 0.45),
+    ("documents", 0.35),
+    ("security", 0.20),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Agency:
+    """One agency of the simulated province (codes are QCVN 102-shaped, illustrative)."""
+
+    code: str
+    name: str
+    level: Literal["central", "province", "commune"]
+    commune_code: str | None = None  # administrative unit code (vietnam-provinces), communes
+
+
+# Hà Tĩnh (province code 42, agency suffix H42). Commune names and unit codes are the
+# post-July-2025 ones from the `vietnam-provinces` package; agency codes are illustrative.
+AGENCIES: tuple[Agency, ...] = (
+    Agency("000.00.31.H42", "UBND tỉnh Hà Tĩnh", "province"),
+    Agency("000.01.31.H42", "Văn phòng UBND tỉnh Hà Tĩnh", "province"),
+    Agency("000.02.31.H42", "Sở Nội vụ", "province"),
+    Agency("000.03.31.H42", "Sở Tài chính", "province"),
+    Agency("000.04.31.H42", "Sở Xây dựng", "province"),
+    Agency("000.05.31.H42", "Sở Y tế", "province"),
+    Agency("000.06.31.H42", "Sở Giáo dục và Đào tạo", "province"),
+    Agency("000.07.31.H42", "Sở Nông nghiệp và Môi trường", "province"),
+    Agency("000.08.31.H42", "Sở Tư pháp", "province"),
+    Agency("000.09.31.H42", "Sở Khoa học và Công nghệ", "province"),
+    Agency("000.21.32.H42", "UBND phường Thành Sen", "commune", "18073"),
+    Agency("000.22.32.H42", "UBND phường Trần Phú", "commune", "18100"),
+    Agency("000.23.32.H42", "UBND phường Bắc Hồng Lĩnh", "commune", "18115"),
+    Agency("000.24.32.H42", "UBND xã Cẩm Xuyên", "commune", "18673"),
+)
+
+# Central senders of incoming documents (illustrative codes; never an event's `agency`).
+CENTRAL_AGENCIES: tuple[Agency, ...] = (
+    Agency("000.00.00.G01", "Văn phòng Chính phủ", "central"),
+    Agency("000.00.00.G09", "Bộ Nội vụ", "central"),
+    Agency("000.00.00.G12", "Bộ Tài chính", "central"),
+    Agency("000.00.00.G19", "Bộ Khoa học và Công nghệ", "central"),
+)
+
+_BY_CODE = {agency.code: agency for agency in AGENCIES}
+_PROVINCE = tuple(a for a in AGENCIES if a.level == "province")
+_COMMUNES = tuple(a for a in AGENCIES if a.level == "commune")
+
+
+@dataclass(frozen=True, slots=True)
+class Procedure:
+    """An administrative procedure (MaTTHC); codes are shaped like the national database's."""
+
+    code: str
+    name: str
+    agency: str | None  # receiving department; None = any commune
+    days: int  # legal processing time in working days (0 = the same day)
+    fee_vnd: int
+
+
+PROCEDURES: tuple[Procedure, ...] = (
+    Procedure("1.004227.000.00.00.H12", "Đăng ký khai sinh", None, 0, 0),
+    Procedure("1.001193.000.00.00.H12", "Đăng ký kết hôn", None, 1, 0),
+    Procedure("2.000908.000.00.00.H12", "Chứng thực bản sao từ bản chính", None, 0, 10_000),
+    Procedure("1.000656.000.00.00.H12", "Đăng ký khai tử", None, 0, 0),
+    Procedure("1.004873.000.00.00.H12", "Cấp giấy xác nhận tình trạng hôn nhân", None, 3, 0),
+    Procedure("1.009972.000.00.00.H12", "Cấp giấy phép xây dựng", "000.04.31.H42", 15, 150_000),
+    Procedure("2.000488.000.00.00.H12", "Cấp phiếu lý lịch tư pháp", "000.08.31.H42", 10, 200_000),
+    Procedure("2.001610.000.00.00.H12", "Đăng ký doanh nghiệp", "000.03.31.H42", 3, 50_000),
+    Procedure("1.002197.000.00.00.H12", "Cấp giấy phép lao động", "000.02.31.H42", 5, 400_000),
+    Procedure("1.003546.000.00.00.H12", "Cấp chứng chỉ hành nghề", "000.05.31.H42", 10, 360_000),
+    Procedure("1.005095.000.00.00.H12", "Cấp bản sao văn bằng từ sổ gốc", "000.06.31.H42", 0, 0),
+    Procedure("1.001990.000.00.00.H12", "Đăng ký biến động đất đai", "000.07.31.H42", 10, 0),
+    Procedure("1.011524.000.00.00.H12", "Cấp phép trang thông tin điện tử", "000.09.31.H42", 10, 0),
+)
+_COMMUNE_PROCEDURES = tuple(p for p in PROCEDURES if p.agency is None)
+_PROVINCE_PROCEDURES = tuple(p for p in PROCEDURES if p.agency is not None)
+
+# Administrative document types of Decree 30/2020/NĐ-CP, weighted by how common they are.
+DOCUMENT_TYPES: tuple[tuple[str, int], ...] = (
+    ("Công văn", 40),
+    ("Quyết định", 12),
+    ("Báo cáo", 12),
+    ("Thông báo", 8),
+    ("Tờ trình", 7),
+    ("Kế hoạch", 6),
+    ("Giấy mời", 6),
+    ("Chỉ thị", 2),
+    ("Hướng dẫn", 2),
+    ("Nghị quyết", 1),
+    ("Công điện", 1),
+    ("Biên bản", 1),
+    ("Phiếu chuyển", 2),
+)
+
+# Assets watched by the provincial SOC: (hostname, owning agency, address).
+ASSETS: tuple[tuple[str, str, str], ...] = (
+    ("portal.hatinh.gov.vn", "000.00.31.H42", "10.42.10.10"),
+    ("dichvucong.hatinh.gov.vn", "000.01.31.H42", "10.42.10.20"),
+    ("qlvb.hatinh.gov.vn", "000.01.31.H42", "10.42.10.30"),
+    ("mail.hatinh.gov.vn", "000.09.31.H42", "10.42.10.40"),
+    ("portal.snv.hatinh.gov.vn", "000.02.31.H42", "10.42.20.11"),
+    ("portal.stc.hatinh.gov.vn", "000.03.31.H42", "10.42.20.12"),
+    ("portal.sxd.hatinh.gov.vn", "000.04.31.H42", "10.42.20.13"),
+    ("portal.syt.hatinh.gov.vn", "000.05.31.H42", "10.42.20.14"),
+    ("portal.sgddt.hatinh.gov.vn", "000.06.31.H42", "10.42.20.15"),
+    ("portal.snnmt.hatinh.gov.vn", "000.07.31.H42", "10.42.20.16"),
+    ("portal.stp.hatinh.gov.vn", "000.08.31.H42", "10.42.20.17"),
+    ("portal.skhcn.hatinh.gov.vn", "000.09.31.H42", "10.42.20.18"),
+    ("portal.thanhsen.hatinh.gov.vn", "000.21.32.H42", "10.42.30.21"),
+    ("portal.tranphu.hatinh.gov.vn", "000.22.32.H42", "10.42.30.22"),
+    ("portal.bachonglinh.hatinh.gov.vn", "000.23.32.H42", "10.42.30.23"),
+    ("portal.camxuyen.hatinh.gov.vn", "000.24.32.H42", "10.42.30.24"),
+)
+
+# Suricata / Wazuh rule names per category, and the severity mix of each category.
+SIGNATURES: dict[str, tuple[str, ...]] = {
+    "intrusion": (
+        "ET SCAN Nmap Scripting Engine User-Agent Detected (Nmap Scripting Engine)",
+        "ET SCAN Suspicious inbound to mySQL port 3306",
+        "ET WEB_SERVER Possible SQL Injection Attempt UNION SELECT",
+        "Wazuh 5712: sshd: brute force trying to get access to the system",
+        "Wazuh 31151: Multiple web server 400 error codes from same source ip",
+    ),
+    "malware": (
+        "ET MALWARE Cobalt Strike Beacon Observed",
+        "ET TROJAN Possible Metasploit Payload Common Construct Bind_API (from server)",
+        "ET MALWARE Win32/Emotet CnC Activity (POST)",
+        "Wazuh 510: Host-based anomaly detection event (rootcheck)",
+    ),
+    "web_defacement": (
+        "Wazuh 550: Integrity checksum changed (/var/www/html/index.php)",
+        "Wazuh 554: File added to the system (/var/www/html/upload/shell.php)",
+        "ET WEB_SERVER WebShell Generic - wget http - POST",
+    ),
+    "ddos": (
+        "ET DOS Inbound GoldenEye DoS attack",
+        "ET DOS Possible NTP DDoS Inbound Frequent Un-Authed MON_LIST Requests IMPL 0x03",
+        "ET DOS Possible SYN flood threshold exceeded",
+    ),
+    "vulnerability": (
+        "ET EXPLOIT Apache log4j RCE Attempt (CVE-2021-44228)",
+        "ET WEB_SPECIFIC_APPS Possible Path Traversal Attempt",
+        "Wazuh 23505: CVE-2024-6387 affects openssh-server",
+        "Wazuh 23504: CVE-2023-44487 affects nginx",
+    ),
+    "policy": (
+        "ET POLICY Cleartext WordPress Login",
+        "ET POLICY TLS possible TOR SSL traffic",
+        "ET INFO Observed DNS Query to .cloud TLD",
+        "Wazuh 18107: Windows Logon Success outside working hours",
+    ),
+    "phishing": (
+        "ET PHISHING Possible Office 365 Phishing Landing Page",
+        "ET PHISHING Suspicious gov.vn Lookalike Domain in DNS Lookup",
+        "Wazuh 100210: Email attachment with double extension",
+    ),
+    "other": (
+        "ET INFO Executable Download from dotted-quad Host",
+        "Wazuh 504: Wazuh agent disconnected",
+        "Wazuh 60122: Windows logon failure",
+    ),
+}
+_CATEGORY_WEIGHTS: tuple[tuple[str, int], ...] = (
+    ("intrusion", 22),
+    ("policy", 18),
+    ("vulnerability", 15),
+    ("other", 14),
+    ("malware", 12),
+    ("phishing", 10),
+    ("ddos", 6),
+    ("web_defacement", 3),
+)
+_SEVERITY_MIX: dict[str, tuple[tuple[str, float], ...]] = {
+    "default": (("low", 58), ("medium", 34), ("high", 7.5), ("critical", 0.5)),
+    "malware": (("low", 20), ("medium", 52), ("high", 25), ("critical", 3)),
+    "ddos": (("low", 15), ("medium", 50), ("high", 30), ("critical", 5)),
+    "web_defacement": (("medium", 25), ("high", 50), ("critical", 25)),
+}
+# Per severity: P(acknowledged), median minutes to acknowledge, P(closed without ack),
+# P(resolved after ack), median minutes from ack to resolution.
+_ALERT_HANDLING: dict[str, tuple[float, float, float, float, float]] = {
+    "critical": (0.98, 5, 0.0, 0.95, 120),
+    "high": (0.92, 20, 0.04, 0.88, 240),
+    "medium": (0.75, 60, 0.12, 0.80, 360),
+    "low": (0.45, 180, 0.25, 0.75, 480),
+}
+
+# Fixed-date public holidays (month, day); Tết and Hùng Kings' day follow the lunar
+# calendar and belong in configuration.
+_HOLIDAYS: frozenset[tuple[int, int]] = frozenset({(1, 1), (4, 30), (5, 1), (9, 1), (9, 2)})
+_CLOSE_OF_BUSINESS = time(17, 0)
+_MINUTE = 60_000
+
+
+def _is_working_day(day: date) -> bool:
+    return day.weekday() < 5 and (day.month, day.day) not in _HOLIDAYS
+
+
+def due_after(moment: datetime, working_days: int) -> datetime:
+    """The appointment (NgayHenTra): 17:00 local on the N-th working day after receipt.
+
+    A filing received after 17:00 or on a day off counts from the next working day,
+    and 0 days means "the same working day".
+    """
+    local = moment.astimezone(VN_TZ)
+    return _due_day(local.date(), local.time() >= _CLOSE_OF_BUSINESS, working_days)
+
+
+@lru_cache(maxsize=1024)
+def _due_day(day: date, after_close: bool, working_days: int) -> datetime:
+    if after_close or not _is_working_day(day):
+        day += timedelta(days=1)
+        while not _is_working_day(day):
+            day += timedelta(days=1)
+    for _ in range(working_days):
+        day += timedelta(days=1)
+        while not _is_working_day(day):
+            day += timedelta(days=1)
+    return datetime.combine(day, _CLOSE_OF_BUSINESS, VN_TZ)
+
+
+def _pick(rng: random.Random, weighted: tuple[tuple[str, float], ...]) -> str:
+    total = sum(weight for _, weight in weighted)
+    point = rng.random() * total
+    for value, weight in weighted:
+        point -= weight
+        if point < 0:
+            return value
+    return weighted[-1][0]
+
+
+def _delay(rng: random.Random, median_min: float, lo_min: float, hi_min: float) -> int:
+    """A lognormal (heavy-tailed, as human handling times are) delay in ms, clamped."""
+    minutes = rng.lognormvariate(math.log(median_min), 0.9)
+    return int(min(max(minutes, lo_min), hi_min) * _MINUTE)
+
+
+# One planned lifecycle step: (event type, delay after the previous step in ms, agency).
+_Step = tuple[str, int, str]
+
+
+class _Entity:
+    __slots__ = ("payload", "step", "steps")
+
+    def __init__(self, payload: dict[str, Any], steps: list[_Step]) -> None:
+        self.payload = payload
+        self.steps = steps
+        self.step = 0
+
+
+class _Simulation:
+    """One run's state: the clock, the counters and the open entities of each source."""
+
+    def __init__(self, seed: int, start: datetime, mean_gap_ms: float = MEAN_GAP_MS) -> None:
+        if mean_gap_ms <= 0:
+            raise ValueError("mean_gap_ms must be > 0")
+        self.mean_gap_ms = mean_gap_ms
+        if start.tzinfo is None or start.utcoffset() is None:
+            raise ValueError("start must be timezone-aware (e.g. +07:00)")
+        self.rng = random.Random(seed)
+        # The clock counts whole milliseconds from the start's hour (which makes formatting
+        # cheap), beginning at the start rounded up to a millisecond, so every time >= start.
+        local = start.astimezone(VN_TZ)
+        self.origin = local.replace(minute=0, second=0, microsecond=0)
+        self.clock0 = -(-(local - self.origin) // timedelta(milliseconds=1))
+        utc = start.astimezone(UTC)
+        stamp = utc.strftime("%y%m%d%H%M%S") + (f"{utc.microsecond:06d}" if utc.microsecond else "")
+        self.tag = f"{seed}-{stamp}"  # parsed from the right, so unique per (seed, start)
+        self.heaps: dict[str, list[tuple[int, int, _Entity]]] = {s: [] for s, _ in SOURCE_WEIGHTS}
+        self.seq = 0  # tie-breaker of equal due times; also numbers entities
+        self.daily: dict[str, int] = {}  # MaHoSo counters per agency for the current day
+        self.daily_day: date | None = None
+        self._hour = -1
+        self._hour_text = ""
+
+    def run(self) -> Iterator[dict[str, Any]]:
+        rng = self.rng
+        heaps = self.heaps
+        rate = 1.0 / self.mean_gap_ms
+        cumulative: list[tuple[float, str]] = []
+        total = 0.0
+        for source, weight in SOURCE_WEIGHTS:
+            total += weight
+            cumulative.append((total, source))
+        last = cumulative[-1][1]
+        create = {
+            "filings": self._new_filing,
+            "documents": self._new_document,
+            "security": self._new_alert,
+        }
+        event_prefix = f"sim-{self.tag}-"
+        clock = self.clock0
+        number = 0
+        while True:
+            clock += int(rng.expovariate(rate))
+            point = rng.random() * total
+            source = last
+            for bound, name in cumulative:
+                if point < bound:
+                    source = name
+                    break
+            heap = heaps[source]
+            if heap and heap[0][0] <= clock:
+                entity = heapq.heappop(heap)[2]
+            else:
+                entity = create[source](clock)
+            kind, _, agency = entity.steps[entity.step]
+            entity.step += 1
+            if entity.step < len(entity.steps):
+                self.seq += 1
+                heapq.heappush(heap, (clock + entity.steps[entity.step][1], self.seq, entity))
+            number += 1
+            yield {
+                "source": source,
+                "event_id": f"{event_prefix}{number:08d}",
+                "type": kind,
+                "occurred_at": self._iso(clock),
+                "agency": agency,
+                "payload": dict(entity.payload),
+            }
+
+    def _at(self, clock: int) -> datetime:
+        return self.origin + timedelta(milliseconds=clock)
+
+    def _iso(self, clock: int) -> str:
+        # Formatting is the hot path: reuse the text of the current hour.
+        hour, within = divmod(clock, 3_600_000)
+        if hour != self._hour:
+            self._hour = hour
+            self._hour_text = self._at(hour * 3_600_000).strftime("%Y-%m-%dT%H")
+        minute, within = divmod(within, _MINUTE)
+        second, millis = divmod(within, 1000)
+        return f"{self._hour_text}:{minute:02d}:{second:02d}.{millis:03d}+07:00"
+
+    def _next_id(self) -> int:
+        self.seq += 1
+        return self.seq
+
+    # -- filings --------------------------------------------------------------------------
+
+    def _new_filing(self, clock: int) -> _Entity:
+        rng = self.rng
+        if rng.random() < 0.55:
+            agency = rng.choice(_COMMUNES)
+            procedure = rng.choice(_COMMUNE_PROCEDURES)
+        else:
+            procedure = rng.choice(_PROVINCE_PROCEDURES)
+            agency = _BY_CODE[procedure.agency or ""]
+        received = self._at(clock)
+        day = received.date()
+        if day != self.daily_day:
+            self.daily_day, self.daily = day, {}
+        serial = self.daily[agency.code] = self.daily.get(agency.code, 0) + 1
+        filing_id = f"H42.{agency.code[4:6]}-{day:%y%m%d}-{serial:04d}-{self.tag}"
+
+        r = rng.random()
+        channel = "online" if r < 0.68 else "in_person" if r < 0.95 else "postal"
+        full_online = channel == "online" and rng.random() < 0.7
+        fee = procedure.fee_vnd if procedure.fee_vnd and rng.random() < 0.9 else 0
+        paid_online = bool(fee) and rng.random() < (0.75 if channel == "online" else 0.1)
+        payload: dict[str, Any] = {
+            "filing_id": filing_id,
+            "procedure_code": procedure.code,
+            "channel": channel,
+            "full_online": full_online,
+            "received_at": self._iso(clock),
+            "due_at": due_after(received, procedure.days).isoformat(),
+            "fee_vnd": fee,
+            "paid_online": paid_online,
+            "digitised": rng.random() < 0.85,
+        }
+        if agency.commune_code:
+            payload["commune_code"] = agency.commune_code
+        return _Entity(payload, self._filing_steps(agency.code, procedure.days))
+
+    def _filing_steps(self, agency: str, days: int) -> list[_Step]:
+        rng = self.rng
+        steps: list[_Step] = [("received", 0, agency)]
+        r = rng.random()
+        if r < 0.02:  # not valid at the counter
+            return [*steps, ("refused", _delay(rng, 30, 2, 480), agency)]
+        if r < 0.04:  # the citizen takes it back before processing starts
+            return [*steps, ("withdrawn", _delay(rng, 60, 5, 1440), agency)]
+        steps.append(("in_process", _delay(rng, 20, 2, 480), agency))
+        requests = 0 if rng.random() >= 0.12 else 1 if rng.random() >= 0.15 else 2
+        for _ in range(requests):
+            steps.append(("supplement_requested", _delay(rng, 120, 10, 2880), agency))
+            if rng.random() < 0.1:  # never supplied
+                return [*steps, ("withdrawn", _delay(rng, 1440, 60, 7200), agency)]
+            steps.append(("supplemented", _delay(rng, 360, 30, 4320), agency))
+        r = rng.random()
+        if r < 0.04:
+            return [*steps, ("refused", _delay(rng, 240, 10, 4320), agency)]
+        if r < 0.05:
+            return [*steps, ("withdrawn", _delay(rng, 180, 10, 4320), agency)]
+        steps.append(("resolved", _delay(rng, 90 + 120 * days, 10, 8640), agency))
+        if rng.random() < 0.92:  # the rest is never collected during the run
+            steps.append(("result_returned", _delay(rng, 60, 5, 2880), agency))
+        return steps
+
+    # -- documents ------------------------------------------------------------------------
+
+    def _new_document(self, clock: int) -> _Entity:
+        rng = self.rng
+        document_id = f"vb-{self.tag}-{self._next_id():07d}"
+        electronic = rng.random() < 0.9
+        steps: list[_Step]
+        if rng.random() < 0.55:
+            direction = "outgoing"
+            sender = rng.choice(_PROVINCE) if rng.random() < 0.7 else rng.choice(_COMMUNES)
+            if rng.random() < 0.15:
+                receiver = rng.choice(CENTRAL_AGENCIES)
+            else:
+                receiver = rng.choice([a for a in AGENCIES if a.code != sender.code])
+            steps = self._outgoing_steps(sender, receiver, electronic)
+            deadline = receiver.level != "central" and rng.random() < 0.4
+        else:
+            direction = "incoming"
+            sender = rng.choice(CENTRAL_AGENCIES)
+            receiver = rng.choice(_PROVINCE) if rng.random() < 0.8 else rng.choice(_COMMUNES)
+            steps = [("received", 0, receiver.code), *self._handling_steps(receiver.code)]
+            deadline = rng.random() < 0.6
+        signer = sender.level if sender.level != "central" else "province"
+        sign_rate = {"province": 0.95, "commune": 0.75}[signer]
+        payload: dict[str, Any] = {
+            "document_id": document_id,
+            "direction": direction,
+            "electronic": electronic,
+            "signed": electronic and rng.random() < sign_rate,
+            "sender_agency": sender.code,
+            "receiver_agency": receiver.code,
+            "document_type": _pick(rng, DOCUMENT_TYPES),
+        }
+        if deadline:
+            payload["due_at"] = due_after(self._at(clock), rng.randint(3, 10)).isoformat()
+        return _Entity(payload, steps)
+
+    def _outgoing_steps(self, sender: Agency, receiver: Agency, electronic: bool) -> list[_Step]:
+        rng = self.rng
+        steps: list[_Step] = [
+            ("issued", 0, sender.code),
+            ("sent", _delay(rng, 15, 1, 1440), sender.code),
+        ]
+        if electronic and rng.random() < 0.02:  # the exchange axis rejects the packet
+            return [*steps, ("refused", _delay(rng, 5, 1, 120), sender.code)]
+        transit = _delay(rng, 3, 0.2, 120) if electronic else _delay(rng, 1200, 120, 5760)
+        if receiver.level == "central":  # only the delivery receipt comes back
+            return [*steps, ("received", transit, sender.code)]
+        return [*steps, ("received", transit, receiver.code), *self._handling_steps(receiver.code)]
+
+    def _handling_steps(self, agency: str) -> list[_Step]:
+        rng = self.rng
+        if rng.random() < 0.03:  # wrong recipient: sent back
+            return [("returned", _delay(rng, 120, 5, 2880), agency)]
+        steps: list[_Step] = [("assigned", _delay(rng, 60, 2, 2880), agency)]
+        if rng.random() < 0.01:
+            return [*steps, ("returned", _delay(rng, 240, 10, 4320), agency)]
+        return [
+            *steps,
+            ("processed", _delay(rng, 300, 15, 7200), agency),
+            ("done", _delay(rng, 30, 1, 1440), agency),
+        ]
+
+    # -- security -------------------------------------------------------------------------
+
+    def _new_alert(self, clock: int) -> _Entity:
+        rng = self.rng
+        hostname, agency, address = rng.choice(ASSETS)
+        category = _pick(rng, _CATEGORY_WEIGHTS)
+        severity = _pick(rng, _SEVERITY_MIX.get(category, _SEVERITY_MIX["default"]))
+        if rng.random() < 0.3:  # an infected or misused workstation inside
+            source_ip = f"10.42.{rng.randint(100, 199)}.{rng.randint(2, 254)}"
+        else:  # seen behind the perimeter NAT / from the provincial WAN
+            source_ip = f"172.{rng.randint(16, 31)}.{rng.randint(0, 255)}.{rng.randint(2, 254)}"
+        payload: dict[str, Any] = {
+            "alert_id": f"soc-{self.tag}-{self._next_id():07d}",
+            "severity": severity,
+            "category": category,
+            "asset": hostname,
+            "signature": rng.choice(SIGNATURES[category]),
+            "src_ip": source_ip,
+            "dest_ip": address,
+        }
+        p_ack, ack_min, p_auto, p_resolve, resolve_min = _ALERT_HANDLING[severity]
+        steps: list[_Step] = [("raised", 0, agency)]
+        r = rng.random()
+        if r < p_auto:  # closed as a false positive / auto-resolved without an ack
+            steps.append(("resolved", _delay(rng, ack_min * 2, 1, 4320), agency))
+        elif r < p_auto + p_ack * (1 - p_auto):
+            steps.append(("acknowledged", _delay(rng, ack_min, 0.5, 2880), agency))
+            if rng.random() < p_resolve:
+                steps.append(("resolved", _delay(rng, resolve_min, 5, 4320), agency))
+        return _Entity(payload, steps)
+
+
+def stream(
+    seed: int, start: datetime, mean_gap_ms: float = MEAN_GAP_MS
+) -> Iterator[dict[str, Any]]:
+    """Unbounded records from `start` on, deterministic for (seed, start, mean_gap_ms).
+
+    `mean_gap_ms` is the mean simulated time between records: a live sender at R
+    records/s passes 1000/R so that `occurred_at` keeps pace with the wall clock.
+    Memory stays bounded: only open entities are kept, one pending step each.
+    """
+    return _Simulation(seed, start, mean_gap_ms).run()
+
+
+def generate(
+    seed: int, count: int, start: datetime, mean_gap_ms: float = MEAN_GAP_MS
+) -> Iterator[dict[str, Any]]:
+    """Exactly `count` records; the same (seed, count, start) gives the same records."""
+    if count < 0:
+        raise ValueError("count must be >= 0")
+    return islice(stream(seed, start, mean_gap_ms), count)
+
+
+__all__ = [
+    "AGENCIES",
+    "ASSETS",
+    "CENTRAL_AGENCIES",
+    "DOCUMENT_TYPES",
+    "MEAN_GAP_MS",
+    "PROCEDURES",
+    "SIGNATURES",
+    "VN_TZ",
+    "Agency",
+    "Procedure",
+    "due_after",
+    "generate",
+    "stream",
+]
