@@ -228,7 +228,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if not settings.ingest_token:
         raise SystemExit("ioc simulate: set IOC_INGEST_TOKEN (or start `ioc up`)")
     start = _start_time(args.start, datetime.now(UTC))
-    records = stream(args.seed, start)
+    # Paced sending keeps simulated time in step with the wall clock.
+    records = stream(args.seed, start, 1000 / args.rate) if args.rate else stream(args.seed, start)
     if args.count is not None:
         records = islice(records, args.count)
 
@@ -285,7 +286,11 @@ COMMANDS = {
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    setup_logging(args.command)
+    try:
+        setup_logging(args.command, Settings().log_level)
+    except ValueError as error:
+        print(f"ioc: invalid IOC_* setting:\n{error}", file=sys.stderr)
+        return 2
     try:
         return COMMANDS[args.command](args)
     except KeyboardInterrupt:

@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     env: Literal["development", "production"] = Field(
         "development", description="`production` refuses insecure defaults."
     )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="Log level of every process."
+    )
     data_dir: Path = Field(Path(".ioc"), description="Where `ioc up` keeps its data.")
 
     kafka_bootstrap: str = Field("", description="Kafka bootstrap servers; empty = embedded.")
@@ -35,8 +38,8 @@ class Settings(BaseSettings):
     topic_prefix: str = Field("ioc", description="Prefix of every topic name.")
     topic_partitions: int = Field(3, ge=1, description="Partitions of the per-source topics.")
 
-    api_host: str = "127.0.0.1"
-    api_port: int = 8000
+    api_host: str = Field("127.0.0.1", description="Address the API listens on.")
+    api_port: int = Field(8000, description="Port the API listens on.")
     api_url: str = Field("", description="Where clients find the API; derived when empty.")
 
     ingest_token: str = Field("", description="Bearer token for POST /ingest/* (all sources).")

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import logging
-import os
 
 
-def setup_logging(role: str) -> None:
-    level = os.environ.get("IOC_LOG_LEVEL", "INFO").upper()
+def setup_logging(role: str, level: str = "INFO") -> None:
     logging.basicConfig(
         level=level,
         format=f"%(asctime)s %(levelname)-7s [{role}] %(name)s: %(message)s",

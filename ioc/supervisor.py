@@ -25,7 +25,7 @@ from ioc.config import Settings
 from ioc.db.migrate import ensure_database, migrate
 from ioc.embedded.broker import EmbeddedBroker
 from ioc.embedded.postgres import EmbeddedPostgres
-from ioc.embedded.process import kill_with_parent, port_open
+from ioc.embedded.process import free_port, kill_with_parent, port_open
 from ioc.kafka import ensure_topics
 from ioc.runtime import Runtime, api_url, write_runtime
 
@@ -50,6 +50,7 @@ class Supervisor:
     children: list[Child] = field(default_factory=list)
     _stop_requested: bool = False
     _wrote_runtime: bool = False
+    processor_metrics_port: int = 0
 
     def run(self) -> int:
         """Start everything, wait for a signal or a failing child, stop everything."""
@@ -90,6 +91,7 @@ class Supervisor:
         )
         asyncio.run(self._prepare(s))
         token = s.effective_ingest_token
+        self.processor_metrics_port = s.processor_metrics_port or free_port()
         env = {
             **os.environ,
             "IOC_KAFKA_BOOTSTRAP": kafka,
@@ -99,6 +101,7 @@ class Supervisor:
             "IOC_API_PORT": str(s.api_port),
             "IOC_API_URL": api_url(s),
             "IOC_DATA_DIR": str(s.data_dir),
+            "IOC_PROCESSOR_METRICS_PORT": str(self.processor_metrics_port),
         }
         self._spawn("process", ["process"], env)
         self._spawn("serve", ["serve"], env)
@@ -159,6 +162,7 @@ class Supervisor:
             f"  wall screen    {url}/",
             f"  API docs       {url}/docs",
             f"  live feed      {url.replace('http', 'ws', 1)}/ws/live",
+            f"  metrics        {url}/metrics, processor http://127.0.0.1:{self.processor_metrics_port}/metrics",
             f"  Kafka          {s.kafka_bootstrap}"
             + ("  (embedded, in memory)" if self.broker else ""),
             f"  PostgreSQL     {s.database_url}"
