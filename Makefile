@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: up test lint bench clean
+.PHONY: up test lint bench clean system-deps
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,10 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: lint
+system-deps:
+	scripts/install-system-deps
+
+test: system-deps lint
 	$(BIN)/python -m pytest
 
 bench: $(VENV)/.installed-embedded
