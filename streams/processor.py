@@ -41,6 +41,10 @@ log = logging.getLogger(__name__)
 _RETRY_DELAYS = (0.5, 1, 2, 5, 10)
 
 
+class _Stopped(Exception):
+    """Asked to stop while a batch could not be written: leave it for redelivery."""
+
+
 class _BatchGuard(ConsumerRebalanceListener):
     """Makes partition revocation wait for the batch in flight to finish and commit."""
 
@@ -101,6 +105,8 @@ class Processor:
                     continue
                 async with self._guard.lock:
                     await self._handle(polled)
+        except _Stopped:
+            log.info("stopped while retrying a batch; its offsets stay uncommitted")
         finally:
             await self.consumer.stop()
             await self.producer.stop()
@@ -172,6 +178,8 @@ class Processor:
                 assert self.sink is not None
                 return await self.sink.write(records)
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+                if self._stopping.is_set():
+                    raise _Stopped from error
                 delay = _RETRY_DELAYS[min(attempt, len(_RETRY_DELAYS) - 1)]
                 attempt += 1
                 metrics.WRITE_RETRIES.inc()
