@@ -50,11 +50,13 @@ def start_role(settings: Settings, command: str, tmp: Path, **env: str) -> Role:
     return Role(command, process, log_path)
 
 
-def start_api(settings: Settings, tmp: Path, port: int = 0) -> tuple[Role, Settings]:
-    """`ioc serve` on `port` (default: a free one); returns once /readyz answers 200."""
+def start_api(
+    settings: Settings, tmp: Path, port: int = 0, command: str = "serve"
+) -> tuple[Role, Settings]:
+    """`ioc serve` (or `ioc ingest`) on `port` (default: a free one), once /readyz says 200."""
     port = port or free_port()
     settings = settings.model_copy(update={"api_port": port, "api_url": f"http://127.0.0.1:{port}"})
-    role = start_role(settings, "serve", tmp)
+    role = start_role(settings, command, tmp)
     wait_until(lambda: _ready(settings.api_url), 60, "ioc serve ready", role)
     return role, settings
 

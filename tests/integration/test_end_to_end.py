@@ -151,3 +151,32 @@ async def test_bad_input_gets_clear_errors_and_goes_to_the_dead_letter_topic(
         assert any('"bad-2"' in letter["raw"] for letter in letters)
     finally:
         api.stop()
+
+
+async def test_ioc_ingest_serves_only_the_receiver(settings: Settings, tmp_path: Path) -> None:
+    receiver, settings = start_api(settings, tmp_path, command="ingest")
+    try:
+        async with httpx.AsyncClient(base_url=settings.api_url, headers=_auth(settings)) as http:
+            response = await http.post("/ingest/documents", json=[document("d1", "D-1")])
+            assert response.status_code == 200 and response.json()["accepted"] == 1
+            assert (await http.get("/api/kpis")).status_code == 404
+            assert (await http.get("/")).status_code == 404
+            assert "ioc_ingest_records_total" in (await http.get("/metrics")).text
+
+        consumer = make_consumer(settings, settings.source_topics["documents"], group_id=None)
+        await consumer.start()
+        try:
+            got: list[Any] = []
+
+            async def arrived() -> bool:
+                batch = await consumer.getmany(timeout_ms=500)
+                got.extend(m for msgs in batch.values() for m in msgs)
+                return bool(got)
+
+            await async_wait_until(arrived, 30, "the record on the documents topic", receiver)
+        finally:
+            await consumer.stop()
+        assert got[0].key == b"D-1"  # keyed by the entity, so one document stays in order
+        assert json.loads(got[0].value)["event_id"] == "d1"
+    finally:
+        receiver.stop()
