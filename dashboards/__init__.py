@@ -1,4 +1,4 @@
-"""Grafana dashboards as code (grafana-foundation-sdk), built to JSON and pushed with
-grafana-client. The tables they read are `event_counts_minute`, `event_totals`,
-`filing_state` and `alert_state` (see ioc/db/migrations); queries must run on plain
-PostgreSQL and on TimescaleDB alike."""
+"""Grafana dashboards as code: the place for dashboards built with grafana-foundation-sdk
+and pushed with grafana-client (`ioc dashboards build|push`, not built yet). They will read
+`event_counts_minute`, `event_totals`, `filing_state` and `alert_state` (see
+ioc/db/migrations), with queries that run on plain PostgreSQL and TimescaleDB alike."""
