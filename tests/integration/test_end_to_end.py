@@ -12,9 +12,9 @@ import pytest
 from websockets.asyncio.client import connect
 
 from ioc.config import Settings
-from ioc.kafka import make_consumer
+from tests.probes import read_topic
 from tests.records import alert, document, filing
-from tests.roles import async_wait_until, start_api, start_role
+from tests.roles import start_api, start_role
 
 pytestmark = pytest.mark.integration
 
@@ -132,19 +132,8 @@ async def test_bad_input_gets_clear_errors_and_goes_to_the_dead_letter_topic(
             unknown = await http.post("/ingest/security?format=nmap", json=[])
             assert unknown.status_code == 400 and "canonical" in unknown.json()["error"]
 
-        consumer = make_consumer(settings, settings.deadletter_topic, group_id=None)
-        await consumer.start()
-        try:
-            letters = []
-
-            async def three() -> bool:
-                batch = await consumer.getmany(timeout_ms=500)
-                letters.extend(json.loads(m.value) for msgs in batch.values() for m in msgs)
-                return len(letters) >= 3
-
-            await async_wait_until(three, 30, "three dead letters", api)
-        finally:
-            await consumer.stop()
+        records = await read_topic(settings, settings.deadletter_topic, 3, api)
+        letters = [json.loads(m.value) for m in records]
         reasons = sorted(letter["reason"] for letter in letters)
         assert reasons == ["invalid_record", "invalid_record", "unreadable_body"]
         assert all(letter["stage"] == "ingest" and letter["errors"] for letter in letters)
@@ -163,19 +152,7 @@ async def test_ioc_ingest_serves_only_the_receiver(settings: Settings, tmp_path:
             assert (await http.get("/")).status_code == 404
             assert "ioc_ingest_records_total" in (await http.get("/metrics")).text
 
-        consumer = make_consumer(settings, settings.source_topics["documents"], group_id=None)
-        await consumer.start()
-        try:
-            got: list[Any] = []
-
-            async def arrived() -> bool:
-                batch = await consumer.getmany(timeout_ms=500)
-                got.extend(m for msgs in batch.values() for m in msgs)
-                return bool(got)
-
-            await async_wait_until(arrived, 30, "the record on the documents topic", receiver)
-        finally:
-            await consumer.stop()
+        got = await read_topic(settings, settings.source_topics["documents"], 1, receiver)
         assert got[0].key == b"D-1"  # keyed by the entity, so one document stays in order
         assert json.loads(got[0].value)["event_id"] == "d1"
     finally:

@@ -6,12 +6,12 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
-import asyncpg
 import httpx
 import pytest
 
 from ioc.config import Settings
 from ioc.embedded.process import free_port
+from tests.probes import event_totals
 from tests.records import alert, document, filing
 from tests.roles import async_wait_until, start_api, start_role, wait_until
 
@@ -19,15 +19,7 @@ pytestmark = pytest.mark.integration
 
 
 async def _stored(settings: Settings) -> dict[str, int]:
-    conn = await asyncpg.connect(settings.database_url)
-    try:
-        rows = await conn.fetch("SELECT source, events FROM event_totals")
-        raw = await conn.fetchval("SELECT count(*) FROM events")
-    finally:
-        await conn.close()
-    totals = {row["source"]: row["events"] for row in rows}
-    assert sum(totals.values()) == raw, "totals disagree with the raw events table"
-    return totals
+    return await event_totals(settings.database_url)
 
 
 async def _post(settings: Settings, source: str, records: list[dict]) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import asyncpg
 import httpx
 import pytest
 
@@ -13,19 +12,11 @@ from ioc.config import Settings
 from ioc.db.migrate import ensure_database, migrate
 from ioc.embedded.postgres import EmbeddedPostgres
 from ioc.kafka import ensure_topics
+from tests.probes import event_totals
 from tests.records import document, filing
 from tests.roles import async_wait_until, start_api, start_role, wait_until
 
 pytestmark = pytest.mark.integration
-
-
-async def _totals(url: str) -> dict[str, int]:
-    conn = await asyncpg.connect(url)
-    try:
-        rows = await conn.fetch("SELECT source, events FROM event_totals")
-    finally:
-        await conn.close()
-    return {row["source"]: row["events"] for row in rows}
 
 
 async def test_processor_survives_a_database_outage(stack: tuple[str, str], tmp_path: Path) -> None:
@@ -49,7 +40,7 @@ async def test_processor_survives_a_database_outage(stack: tuple[str, str], tmp_
             assert response.status_code == 200
 
             async def first_part() -> bool:
-                return (await _totals(url))["filings"] == 200
+                return (await event_totals(url))["filings"] == 200
 
             await async_wait_until(first_part, 60, "the first 200 stored", processor)
 
@@ -66,7 +57,7 @@ async def test_processor_survives_a_database_outage(stack: tuple[str, str], tmp_
             postgres.start()
 
             async def exact() -> bool:
-                totals = await _totals(url)
+                totals = await event_totals(url)
                 assert totals["documents"] <= 300 and totals["filings"] == 200, totals
                 return totals["documents"] == 300
 

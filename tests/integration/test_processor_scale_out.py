@@ -8,12 +8,12 @@ import json
 import signal
 from pathlib import Path
 
-import asyncpg
 import httpx
 import pytest
 
 from ioc.config import Settings
-from ioc.kafka import make_consumer, make_producer
+from ioc.kafka import make_producer
+from tests.probes import event_totals, read_topic
 from tests.records import filing
 from tests.roles import async_wait_until, start_api, start_role
 
@@ -21,15 +21,7 @@ pytestmark = pytest.mark.integration
 
 
 async def _totals(settings: Settings) -> dict[str, int]:
-    conn = await asyncpg.connect(settings.database_url)
-    try:
-        rows = await conn.fetch("SELECT source, events FROM event_totals")
-        raw = await conn.fetchval("SELECT count(*) FROM events")
-    finally:
-        await conn.close()
-    totals = {row["source"]: row["events"] for row in rows}
-    assert sum(totals.values()) == raw
-    return totals
+    return await event_totals(settings.database_url)
 
 
 async def test_two_processors_share_a_group_and_survive_losing_one(
@@ -90,19 +82,8 @@ async def test_undecodable_records_are_dead_lettered_and_the_stream_goes_on(
 
         await async_wait_until(stored, 60, "the good record stored", processor)
 
-        consumer = make_consumer(settings, settings.deadletter_topic, group_id=None)
-        await consumer.start()
-        letters: list[dict] = []
-        try:
-
-            async def two() -> bool:
-                batch = await consumer.getmany(timeout_ms=500)
-                letters.extend(json.loads(m.value) for msgs in batch.values() for m in msgs)
-                return len(letters) >= 2
-
-            await async_wait_until(two, 30, "two dead letters", processor)
-        finally:
-            await consumer.stop()
+        records = await read_topic(settings, settings.deadletter_topic, 2, processor)
+        letters = [json.loads(m.value) for m in records]
         assert {letter["stage"] for letter in letters} == {"processor"}
         assert {letter["reason"] for letter in letters} == {"invalid_event"}
         assert any("not json" in letter["raw"] for letter in letters)
