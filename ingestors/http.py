@@ -37,7 +37,7 @@ def _publisher(request: Request) -> Publisher:
 
 
 def require_token(request: Request, authorization: Annotated[str | None, Header()] = None) -> None:
-    expected = _settings(request).effective_ingest_token
+    expected = _settings(request).ingest_token
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not secrets.compare_digest(token.strip(), expected):
         raise HTTPException(

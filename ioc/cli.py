@@ -150,7 +150,12 @@ def _serve(args: argparse.Namespace, *, with_api: bool) -> int:
 
     from ioc.api.app import create_app
 
-    settings = _connected(args, api_host=args.host, api_port=args.port)
+    settings, generated = _connected(
+        args, api_host=args.host, api_port=args.port
+    ).with_ingest_token()
+    if generated:
+        token = settings.ingest_token
+        print(f"ioc: IOC_INGEST_TOKEN is not set; this run's token is {token}", file=sys.stderr)
     app = create_app(settings, with_ingest=True, with_api=with_api)
     uvicorn.run(app, host=settings.api_host, port=settings.api_port, log_level="warning")
     return 0

@@ -8,7 +8,6 @@ environment, never from files in the repository.
 from __future__ import annotations
 
 import secrets
-from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
@@ -69,14 +68,17 @@ class Settings(BaseSettings):
     def _absolute(cls, value: Path) -> Path:
         return value.expanduser().resolve()
 
-    @cached_property
-    def effective_ingest_token(self) -> str:
-        """The configured token, or in development a random one (`ioc up` prints it)."""
+    def with_ingest_token(self) -> tuple[Settings, bool]:
+        """These settings with an ingest token, and whether it was generated just now.
+
+        Development without IOC_INGEST_TOKEN gets a random one, which the caller must
+        print (nobody could send anything otherwise); production refuses to run.
+        """
         if self.ingest_token:
-            return self.ingest_token
+            return self, False
         if self.env == "production":
             raise ValueError("IOC_INGEST_TOKEN must be set when IOC_ENV=production")
-        return secrets.token_urlsafe(24)
+        return self.model_copy(update={"ingest_token": secrets.token_urlsafe(24)}), True
 
     def topic(self, name: str) -> str:
         """Full topic name: `<prefix>.<name>` (e.g. `ioc.filings`, `ioc.deadletter`)."""

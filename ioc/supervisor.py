@@ -90,7 +90,9 @@ class Supervisor:
             update={"kafka_bootstrap": kafka, "database_url": database}
         )
         asyncio.run(self._prepare(s))
-        token = s.effective_ingest_token
+        s, generated = s.with_ingest_token()
+        self.settings = s
+        token = s.ingest_token
         self.processor_metrics_port = s.processor_metrics_port or free_port()
         env = {
             **os.environ,
@@ -119,7 +121,7 @@ class Supervisor:
                     ingest_token=token, pid=os.getpid()),
         )  # fmt: skip
         self._wrote_runtime = True
-        self._announce(token)
+        self._announce(generated)
 
     async def _prepare(self, s: Settings) -> None:
         await ensure_database(s.database_url)
@@ -153,7 +155,7 @@ class Supervisor:
         if not self._stop_requested:
             raise RuntimeError(f"the API did not become ready in {timeout}s: {last}")
 
-    def _announce(self, token: str) -> None:
+    def _announce(self, token_generated: bool) -> None:
         s = self.settings
         url = api_url(s)
         lines = [
@@ -167,8 +169,8 @@ class Supervisor:
             + ("  (embedded, in memory)" if self.broker else ""),
             f"  PostgreSQL     {s.database_url}"
             + (f"  (embedded, data in {s.data_dir / 'postgres'})" if self.postgres else ""),
-            f"  ingest token   {token}"
-            + ("" if s.ingest_token else "  (generated; set IOC_INGEST_TOKEN to choose)"),
+            f"  ingest token   {s.ingest_token}"
+            + ("  (generated; set IOC_INGEST_TOKEN to choose)" if token_generated else ""),
             f"  runtime file   {s.runtime_file}",
             "  processes      "
             + ", ".join(f"{c.name} (pid {c.process.pid})" for c in self.children),

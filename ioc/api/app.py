@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import asyncpg
@@ -23,11 +23,13 @@ from ioc.kafka import make_producer
 log = logging.getLogger(__name__)
 
 
-async def _start_with_retry(start: object, what: str, attempts: int = 30) -> None:
+async def _start_with_retry(
+    start: Callable[[], Awaitable[object]], what: str, attempts: int = 30
+) -> None:
     """Start a client, waiting for its server for up to ~`attempts` seconds."""
     for attempt in range(attempts):
         try:
-            await start()  # type: ignore[operator]
+            await start()
             return
         except (KafkaError, OSError, asyncpg.PostgresError) as error:
             if attempt == attempts - 1:
@@ -37,6 +39,12 @@ async def _start_with_retry(start: object, what: str, attempts: int = 30) -> Non
 
 
 def create_app(settings: Settings, *, with_ingest: bool = True, with_api: bool = True) -> FastAPI:
+    if with_ingest and not settings.ingest_token:
+        # An empty token would let an empty "Bearer " through.
+        raise ValueError(
+            "the ingest receiver needs IOC_INGEST_TOKEN (see Settings.with_ingest_token)"
+        )
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         producer = make_producer(settings)

@@ -24,15 +24,18 @@ def test_bad_values_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
         Settings()
 
 
-def test_development_generates_a_token_and_keeps_it() -> None:
-    s = Settings(ingest_token="")
-    assert len(s.effective_ingest_token) >= 24
-    assert s.effective_ingest_token == s.effective_ingest_token
+def test_development_generates_a_token_when_none_is_set() -> None:
+    s, generated = Settings(ingest_token="").with_ingest_token()
+    assert generated and len(s.ingest_token) >= 24
+    assert Settings(ingest_token="mine").with_ingest_token() == (
+        Settings(ingest_token="mine"),
+        False,
+    )
 
 
 def test_production_refuses_to_run_without_a_token() -> None:
     with pytest.raises(ValueError, match="IOC_INGEST_TOKEN"):
-        _ = Settings(env="production", ingest_token="").effective_ingest_token
+        Settings(env="production", ingest_token="").with_ingest_token()
 
 
 def test_runtime_file_fills_only_what_the_environment_left_empty(tmp_path: Path) -> None:
