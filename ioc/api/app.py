@@ -9,8 +9,8 @@ from contextlib import asynccontextmanager
 
 import asyncpg
 from aiokafka.errors import KafkaError
-from fastapi import FastAPI
-from fastapi.responses import PlainTextResponse
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ingestors import http as ingest_http
@@ -18,6 +18,7 @@ from ingestors.publisher import Publisher
 from ioc.api.live import LiveHub
 from ioc.api.routes import health, kpis, live, wall
 from ioc.config import Settings
+from ioc.db import DATABASE_UNAVAILABLE
 from ioc.kafka import make_producer
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,16 @@ def create_app(settings: Settings, *, with_ingest: bool = True, with_api: bool =
         app.include_router(kpis.router)
         app.include_router(live.router)
         app.include_router(wall.router)
+
+    async def database_unavailable(request: Request, error: Exception) -> JSONResponse:
+        return JSONResponse(
+            {"error": f"the database is unreachable ({type(error).__name__}); retry shortly"},
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
+
+    for error_type in DATABASE_UNAVAILABLE:
+        app.add_exception_handler(error_type, database_unavailable)
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> PlainTextResponse:

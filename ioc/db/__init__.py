@@ -1,1 +1,13 @@
 """Database access: migrations and the queries shared by the API and the processor."""
+
+import asyncpg
+
+# Errors that mean "the database cannot be reached right now" rather than "this query
+# is wrong": callers answer 503 / retry on these, and let anything else surface.
+DATABASE_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.OperatorInterventionError,
+)

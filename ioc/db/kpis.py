@@ -22,6 +22,7 @@ _RECENT = """
 SELECT source, coalesce(sum(events), 0) AS n
 FROM event_counts_minute
 WHERE bucket >= date_trunc('minute', $1::timestamptz) - interval '14 minutes'
+  AND bucket <= $1
 GROUP BY source
 """
 
