@@ -13,8 +13,10 @@ import httpx
 import psutil
 import pytest
 
+from ioc.config import Settings
 from ioc.embedded.process import free_port
 from ioc.runtime import Runtime, read_runtime
+from tests.conftest import role_env
 from tests.roles import Role, wait_until
 
 pytestmark = pytest.mark.integration
@@ -117,6 +119,40 @@ def test_up_killed_outright_orphans_nothing_and_restarts_on_its_data(tmp_path: P
         finally:
             if again.process.poll() is None:
                 again.process.kill()
+    finally:
+        if up.process.poll() is None:
+            up.process.kill()
+
+
+def test_up_uses_the_configured_broker_and_database_instead_of_its_own(
+    settings: Settings, tmp_path: Path
+) -> None:
+    data_dir, port = tmp_path / "data", free_port()
+    env = role_env(settings)
+    env.pop("IOC_INGEST_TOKEN")
+    env.pop("IOC_API_PORT")
+    with (tmp_path / "up.log").open("ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "ioc", "up", "--data-dir", str(data_dir), "--port", str(port),
+             "--rate", "50"],
+            env=env, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    up = Role("up", process, tmp_path / "up.log")
+    try:
+        runtime = wait_until(
+            lambda: read_runtime(data_dir / "runtime.json"), 120, "runtime.json", up
+        )
+        assert runtime.kafka_bootstrap == settings.kafka_bootstrap
+        assert runtime.database_url == settings.database_url
+        names = {p.name() for p in _descendants(up.process.pid)}
+        assert not any("postgres" in n or "tansu" in n for n in names), names
+        assert "(embedded" not in up.log()
+        wait_until(
+            lambda: sum(httpx.get(f"{runtime.api_url}/api/kpis").json()["events"].values()) > 0,
+            60, "simulated events stored in the configured database", up,
+        )  # fmt: skip
+        up.process.send_signal(signal.SIGTERM)
+        assert up.process.wait(60) == 0
     finally:
         if up.process.poll() is None:
             up.process.kill()
