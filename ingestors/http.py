@@ -66,6 +66,9 @@ async def ingest(
         format_name, adapter = adapter_for(format)
     except UnknownFormat as error:
         return _fail(source, 400, str(error))
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > settings.ingest_max_body_bytes:
+        return _fail(source, 413, f"body over {settings.ingest_max_body_bytes} bytes; split it")
     body = await request.body()
     if len(body) > settings.ingest_max_body_bytes:
         return _fail(source, 413, f"body over {settings.ingest_max_body_bytes} bytes; split it")
