@@ -51,12 +51,12 @@ def start_role(settings: Settings, command: str, tmp: Path, **env: str) -> Role:
 
 
 def start_api(
-    settings: Settings, tmp: Path, port: int = 0, command: str = "serve"
+    settings: Settings, tmp: Path, port: int = 0, command: str = "serve", **env: str
 ) -> tuple[Role, Settings]:
     """`ioc serve` (or `ioc ingest`) on `port` (default: a free one), once /readyz says 200."""
     port = port or free_port()
     settings = settings.model_copy(update={"api_port": port, "api_url": f"http://127.0.0.1:{port}"})
-    role = start_role(settings, command, tmp)
+    role = start_role(settings, command, tmp, **env)
     wait_until(lambda: _ready(settings.api_url), 60, "ioc serve ready", role)
     return role, settings
 

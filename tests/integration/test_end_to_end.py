@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import time
 from pathlib import Path
@@ -104,7 +105,9 @@ async def test_posted_events_are_counted_once_and_announced_live(
 async def test_bad_input_gets_clear_errors_and_goes_to_the_dead_letter_topic(
     settings: Settings, tmp_path: Path
 ) -> None:
-    api, settings = start_api(settings, tmp_path)
+    api, settings = start_api(
+        settings, tmp_path, IOC_INGEST_MAX_BODY_BYTES="20000", IOC_INGEST_MAX_RECORDS="50"
+    )
     try:
         async with httpx.AsyncClient(base_url=settings.api_url, headers=_auth(settings)) as http:
             body = "\n".join([
@@ -129,13 +132,23 @@ async def test_bad_input_gets_clear_errors_and_goes_to_the_dead_letter_topic(
             assert unauthorised.status_code == 401
             assert "IOC_INGEST_TOKEN" in unauthorised.json()["detail"]
             assert (await http.post("/ingest/weather", json=[])).status_code == 404
+
+            too_big = await http.post("/ingest/filings", content=b" " * 20001)
+            assert too_big.status_code == 413 and "split" in too_big.json()["error"]
+            too_many = await http.post("/ingest/filings", json=[{}] * 51)
+            assert too_many.status_code == 413 and "50 records" in too_many.json()["error"]
+            bomb = gzip.compress(b" " * 100_000)
+            response = await http.post(
+                "/ingest/filings", content=bomb, headers={"Content-Encoding": "gzip"}
+            )
+            assert response.status_code == 400 and "larger than" in response.json()["error"]
             unknown = await http.post("/ingest/security?format=nmap", json=[])
             assert unknown.status_code == 400 and "canonical" in unknown.json()["error"]
 
-        records = await read_topic(settings, settings.deadletter_topic, 3, api)
+        records = await read_topic(settings, settings.deadletter_topic, 4, api)
         letters = [json.loads(m.value) for m in records]
         reasons = sorted(letter["reason"] for letter in letters)
-        assert reasons == ["invalid_record", "invalid_record", "unreadable_body"]
+        assert reasons == ["invalid_record", "invalid_record", "unreadable_body", "unreadable_body"]
         assert all(letter["stage"] == "ingest" and letter["errors"] for letter in letters)
         assert any('"bad-2"' in letter["raw"] for letter in letters)
     finally:
