@@ -16,8 +16,10 @@ async def event_totals(database_url: str) -> dict[str, int]:
     """Distinct events per source, checked against the raw table they summarise."""
     conn = await asyncpg.connect(database_url)
     try:
-        rows = await conn.fetch("SELECT source, events FROM event_totals")
-        raw = await conn.fetchval("SELECT count(*) FROM events")
+        # One snapshot for both reads: a batch may commit between two statements.
+        async with conn.transaction(isolation="repeatable_read", readonly=True):
+            rows = await conn.fetch("SELECT source, events FROM event_totals")
+            raw = await conn.fetchval("SELECT count(*) FROM events")
     finally:
         await conn.close()
     totals = {row["source"]: row["events"] for row in rows}
