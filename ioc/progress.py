@@ -1,4 +1,5 @@
-"""Progress lines for long work, at most one a second, on stderr."""
+"""Progress lines for long work on stderr: once a second for a job with an end, every
+30 s for an endless one (the simulator under `ioc up`), so logs stay readable."""
 
 from __future__ import annotations
 
@@ -15,13 +16,14 @@ class Progress:
         self.extra = ""
         self._out = out
         self._started = time.monotonic()
-        self._last = 0.0
+        self._last = time.monotonic()
+        self._every = 1.0 if total else 30.0
 
     def advance(self, n: int, extra: str = "") -> None:
         self.done += n
         self.extra = extra
         now = time.monotonic()
-        if now - self._last >= 1.0:
+        if now - self._last >= self._every:
             self._last = now
             self._print()
 
