@@ -36,7 +36,10 @@ def _publisher(request: Request) -> Publisher:
     return request.app.state.publisher
 
 
-def require_token(request: Request, authorization: Annotated[str | None, Header()] = None) -> None:
+# async: a plain def dependency would run in a thread pool on every request.
+async def require_token(
+    request: Request, authorization: Annotated[str | None, Header()] = None
+) -> None:
     expected = _settings(request).ingest_token
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not secrets.compare_digest(token.strip(), expected):

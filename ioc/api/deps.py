@@ -1,4 +1,8 @@
-"""Dependencies shared by the routes, as `Annotated` aliases."""
+"""Dependencies shared by the routes, as `Annotated` aliases.
+
+They are `async` on purpose: FastAPI runs a plain `def` dependency in a thread pool,
+which costs more than these lookups themselves.
+"""
 
 from __future__ import annotations
 
@@ -11,15 +15,15 @@ from ioc.api.live import LiveHub
 from ioc.config import Settings
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def _pool(request: Request) -> asyncpg.Pool:
+async def _pool(request: Request) -> asyncpg.Pool:
     return request.app.state.pool
 
 
-def _hub(request: Request) -> LiveHub:
+async def _hub(request: Request) -> LiveHub:
     return request.app.state.hub
 
 
