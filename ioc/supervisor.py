@@ -134,7 +134,12 @@ class Supervisor:
 
     def _spawn(self, name: str, args: list[str], env: dict[str, str]) -> None:
         process = subprocess.Popen(
-            [sys.executable, "-m", "ioc", *args], env=env, preexec_fn=kill_with_parent()
+            [sys.executable, "-m", "ioc", *args],
+            env=env,
+            preexec_fn=kill_with_parent(),
+            # Own session: a Ctrl-C in the terminal reaches only `ioc up`, which then
+            # stops the roles before the broker and the database they still talk to.
+            start_new_session=True,
         )
         self.children.append(Child(name, process))
         log.info("started ioc %s (pid %d)", name, process.pid)

@@ -54,6 +54,7 @@ class EmbeddedBroker:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 preexec_fn=kill_with_parent(),
+                start_new_session=True,  # a terminal's Ctrl-C is for our owner to pass on
             )  # fmt: skip
         try:
             wait_for_port("127.0.0.1", self.port, timeout, self.process)

@@ -113,6 +113,7 @@ class EmbeddedPostgres:
             stderr=subprocess.STDOUT,
             user=user,
             preexec_fn=kill_with_parent(2),  # SIGINT = fast shutdown
+            start_new_session=True,  # a terminal's Ctrl-C is for our owner to pass on
         )  # fmt: skip
         log_file.close()
         try:
