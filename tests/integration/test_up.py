@@ -31,7 +31,7 @@ def _up(data_dir: Path, port: int, log: Path, *extra: str) -> Role:
         process = subprocess.Popen(
             [sys.executable, "-m", "ioc", "up", "--data-dir", str(data_dir), "--port", str(port),
              *extra],
-            env=_env(), stdout=out, stderr=subprocess.STDOUT,
+            env=_env(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
     return Role("up", process, log)
 
@@ -114,8 +114,11 @@ def test_up_killed_outright_orphans_nothing_and_restarts_on_its_data(tmp_path: P
 
             runtime = wait_until(restarted, 120, "restart", again)
             assert httpx.get(f"{runtime.api_url}/readyz").json()["ready"] is True
-            again.process.send_signal(signal.SIGINT)
+            # Ctrl-C in a terminal signals the whole process group at once.
+            os.killpg(again.process.pid, signal.SIGINT)
             assert again.process.wait(60) == 0
+            errors = [line for line in again.log().splitlines() if " ERROR " in line]
+            assert not errors, "a clean stop logs no errors:\n" + "\n".join(errors)
         finally:
             if again.process.poll() is None:
                 again.process.kill()
