@@ -300,3 +300,27 @@ def main(argv: list[str] | None = None) -> int:
         return COMMANDS[args.command](args)
     except KeyboardInterrupt:
         return 130
+    except Exception as error:  # a service's error becomes one line that says what to do
+        hint = _hint(error)
+        if hint is None:
+            raise
+        print(f"ioc {args.command}: {type(error).__name__}: {error}\n  {hint}", file=sys.stderr)
+        return 2
+
+
+def _hint(error: Exception) -> str | None:
+    """What to do about an error from a service, or None for a bug (keep the traceback)."""
+    import asyncpg
+    from aiokafka.errors import KafkaError
+
+    if isinstance(error, asyncpg.InvalidCatalogNameError):
+        return "the database does not exist yet: `ioc migrate` creates it and its schema"
+    if isinstance(
+        error, asyncpg.InvalidPasswordError | asyncpg.InvalidAuthorizationSpecificationError
+    ):
+        return "the database refused the credentials in IOC_DATABASE_URL"
+    if isinstance(error, KafkaError):
+        return "check that the broker at IOC_KAFKA_BOOTSTRAP runs and is reachable"
+    if isinstance(error, OSError | asyncpg.PostgresConnectionError | TimeoutError):
+        return "check that IOC_DATABASE_URL and IOC_KAFKA_BOOTSTRAP name services that run"
+    return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import json
 import time
@@ -26,8 +27,6 @@ def _auth(settings: Settings) -> dict[str, str]:
 
 async def _next_delta(ws: Any, until: float) -> dict[str, Any] | None:
     """The next delta message (skipping heartbeats), or None at the deadline."""
-    import asyncio
-
     while (left := until - time.monotonic()) > 0:
         try:
             message = json.loads(await asyncio.wait_for(ws.recv(), left))
@@ -170,3 +169,16 @@ async def test_ioc_ingest_serves_only_the_receiver(settings: Settings, tmp_path:
         assert json.loads(got[0].value)["event_id"] == "d1"
     finally:
         receiver.stop()
+
+
+async def test_an_idle_live_feed_sends_heartbeats(settings: Settings, tmp_path: Path) -> None:
+    api, settings = start_api(settings, tmp_path)  # heartbeat every 2 s in tests
+    try:
+        async with connect(settings.api_url.replace("http", "ws", 1) + "/ws/live") as ws:
+            assert json.loads(await ws.recv())["type"] == "snapshot"
+            started = time.monotonic()
+            beat = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            assert beat["type"] == "heartbeat" and beat["at"]
+            assert 1.0 <= time.monotonic() - started <= 6.0
+    finally:
+        api.stop()

@@ -1,0 +1,60 @@
+"""`ioc migrate` applies each migration once; `ioc process` and /readyz refuse a stale schema."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+
+import pytest
+
+from ioc.config import Settings
+from ioc.db.migrate import available_migrations
+from tests.conftest import role_env
+
+pytestmark = pytest.mark.integration
+
+DROP_SCHEMA = """
+import asyncio, sys, asyncpg
+async def main():
+    conn = await asyncpg.connect(sys.argv[1])
+    await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+    await conn.close()
+asyncio.run(main())
+"""
+
+
+def _ioc(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ioc", *args], env=role_env(settings),
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def test_migrate_applies_once_and_the_processor_refuses_an_unmigrated_database(
+    settings: Settings,
+) -> None:
+    fresh = settings.database_url.rsplit("/", 1)[0] + f"/fresh_{uuid.uuid4().hex[:8]}"
+    settings = settings.model_copy(update={"database_url": fresh})
+
+    missing = _ioc(settings, "process")
+    assert missing.returncode == 2
+    assert "`ioc migrate` creates it" in missing.stderr, missing.stderr
+    assert "Traceback" not in missing.stderr
+
+    created = _ioc(settings, "migrate")  # creates the database and the schema...
+    assert created.returncode == 0
+    dropped = subprocess.run(  # ...then empty it again, standing for a stale schema
+        [sys.executable, "-c", DROP_SCHEMA, fresh], capture_output=True, text=True, timeout=60
+    )
+    assert dropped.returncode == 0, dropped.stderr
+    stale = _ioc(settings, "process")
+    assert stale.returncode == 2
+    assert "migrations pending (0001_initial); run `ioc migrate`" in stale.stderr, stale.stderr
+
+    first = _ioc(settings, "migrate")
+    assert first.returncode == 0, first.stderr
+    versions = [version for version, _ in available_migrations()]
+    assert first.stdout.strip() == f"applied: {', '.join(versions)}"
+    again = _ioc(settings, "migrate")
+    assert again.stdout.strip() == "schema is up to date"
