@@ -55,6 +55,13 @@ class Settings(BaseSettings):
         "about half of it, so it is kept short.",
     )
 
+    kafka_fetch_max_wait_ms: int = Field(
+        50,
+        ge=1,
+        description="Longest a fetch waits on the broker for data. The embedded broker "
+        "holds a fetch this long even when data arrives, so it bounds latency.",
+    )
+
     live_heartbeat_s: float = Field(10.0, gt=0, description="Seconds between heartbeats.")
 
     fault_pause_at: Literal["", "mid_batch", "after_db_commit"] = Field(

@@ -82,6 +82,7 @@ def make_consumer(settings: Settings, *topics: str, **overrides: Any) -> AIOKafk
         "session_timeout_ms": settings.kafka_session_timeout_ms,
         "heartbeat_interval_ms": max(500, settings.kafka_session_timeout_ms // 4),
         "max_poll_records": settings.processor_batch_max,
+        "fetch_max_wait_ms": settings.kafka_fetch_max_wait_ms,
     }
     options.update(overrides)
     return AIOKafkaConsumer(*topics, **options)
