@@ -1,0 +1,30 @@
+"""`ioc bench --json` keeps its contract: a smoke run, the figures live in the README."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+CONTRACT = ("throughput_eps", "ceiling_eps", "ratio", "latency_p50_ms", "latency_p99_ms", "rss_mb")
+
+
+def test_bench_prints_one_json_object_with_the_contract_keys() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IOC_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "ioc", "bench", "--events", "2000", "--json"],
+        env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout)
+    assert all(result[key] > 0 for key in CONTRACT), result
+    assert result["events"] == 2000
+    assert result["ratio"] == pytest.approx(result["throughput_eps"] / result["ceiling_eps"])
+    assert result["latency_p50_ms"] <= result["latency_p99_ms"]
+    assert set(result["rss_mb_by_process"]) == {"serve", "process"}
+    assert "ceiling:" in done.stderr and "steady:" in done.stderr  # progress lines
