@@ -25,6 +25,7 @@ up: $(VENV)/.installed-embedded
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy ioc ingestors streams dashboards
 
 system-deps:
 	scripts/install-system-deps

@@ -165,14 +165,15 @@ async def _now(conn: asyncpg.Connection) -> datetime:
 
 async def _latency(conn: asyncpg.Connection, since: datetime) -> tuple[float, float]:
     """p50 and p99 of ingest → stored over the events ingested since `since`, in ms."""
-    p50, p99 = await conn.fetchrow(
+    row = await conn.fetchrow(
         "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY lat), "
         "       percentile_cont(0.99) WITHIN GROUP (ORDER BY lat) "
         "FROM (SELECT extract(epoch FROM stored_at - ingested_at) * 1000 AS lat "
         "      FROM events WHERE ingested_at >= $1) AS l",
         since,
     )
-    return float(p50), float(p99)
+    assert row is not None and row[0] is not None, "no events measured"
+    return float(row[0]), float(row[1])
 
 
 async def _wait_ready(api_url: str) -> None:

@@ -153,19 +153,19 @@ class DatabaseSink:
         if delta.new_by_source:
             await conn.execute(_ADD_TOTALS, *_columns(list(delta.new_by_source.items()), 2))
         if delta.per_minute:
-            rows = [(*key, n) for key, n in delta.per_minute.items()]
-            await conn.execute(_ADD_PER_MINUTE, *_columns(rows, 5))
+            counts = [(*key, n) for key, n in delta.per_minute.items()]
+            await conn.execute(_ADD_PER_MINUTE, *_columns(counts, 5))
         if delta.filings:
-            rows = [
+            filings = [
                 (s.filing_id, s.agency, s.procedure_code, s.channel, s.status, s.is_open,
                  s.due_at, s.last_event_at, s.last_event_id)
                 for s in delta.filings.values()
             ]  # fmt: skip
-            await conn.execute(_UPSERT_FILINGS, *_columns(rows, 9))
+            await conn.execute(_UPSERT_FILINGS, *_columns(filings, 9))
         if delta.alerts:
-            rows = [
+            alerts = [
                 (s.alert_id, s.agency, s.severity, s.category, s.asset, s.signature, s.status,
                  s.is_open, s.last_event_at, s.last_event_id)
                 for s in delta.alerts.values()
             ]  # fmt: skip
-            await conn.execute(_UPSERT_ALERTS, *_columns(rows, 10))
+            await conn.execute(_UPSERT_ALERTS, *_columns(alerts, 10))

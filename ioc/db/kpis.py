@@ -10,9 +10,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-import asyncpg
-
 from ioc.config import SOURCES
+from ioc.db import Conn
 from ioc.events import SEVERITIES
 
 _TOTALS = "SELECT source, events FROM event_totals"
@@ -27,7 +26,7 @@ GROUP BY source
 """
 
 
-async def kpi_snapshot(conn: asyncpg.Connection, now: datetime | None = None) -> dict[str, Any]:
+async def kpi_snapshot(conn: Conn, now: datetime | None = None) -> dict[str, Any]:
     """Current KPI values. `now` is injectable so tests can pin the clock."""
     now = now or datetime.now(UTC)
     totals = {row["source"]: row["events"] for row in await conn.fetch(_TOTALS)}

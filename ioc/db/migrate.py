@@ -12,6 +12,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
+from ioc.db import Conn
+
 log = logging.getLogger(__name__)
 
 _LOCK_KEY = 0x10C_5C4E  # arbitrary, fixed: "IOC schema"
@@ -27,18 +29,18 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 def available_migrations() -> list[tuple[str, str]]:
     """(version, sql) for every migration shipped with IOC, in order."""
     folder = resources.files("ioc.db") / "migrations"
-    files = sorted(f for f in folder.iterdir() if f.name.endswith(".sql"))
+    files = sorted((f for f in folder.iterdir() if f.name.endswith(".sql")), key=lambda f: f.name)
     return [(f.name.removesuffix(".sql"), f.read_text(encoding="utf-8")) for f in files]
 
 
-async def applied_versions(conn: asyncpg.Connection) -> set[str]:
+async def applied_versions(conn: Conn) -> set[str]:
     exists = await conn.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL")
     if not exists:
         return set()
     return {row["version"] for row in await conn.fetch("SELECT version FROM schema_migrations")}
 
 
-async def pending_migrations(conn: asyncpg.Connection) -> list[str]:
+async def pending_migrations(conn: Conn) -> list[str]:
     done = await applied_versions(conn)
     return [version for version, _ in available_migrations() if version not in done]
 
