@@ -1,6 +1,7 @@
 """Dependencies shared by the routes, as `Annotated` aliases.
 
-They are `async` on purpose: FastAPI runs a plain `def` dependency in a thread pool,
+They take an `HTTPConnection`, so HTTP routes and the websocket share them, and
+are `async` on purpose: FastAPI runs a plain `def` dependency in a thread pool,
 which costs more than these lookups themselves.
 """
 
@@ -9,22 +10,23 @@ from __future__ import annotations
 from typing import Annotated
 
 import asyncpg
-from fastapi import Depends, Request
+from fastapi import Depends
+from starlette.requests import HTTPConnection
 
 from ioc.api.live import LiveHub
 from ioc.config import Settings
 
 
-async def _settings(request: Request) -> Settings:
-    return request.app.state.settings
+async def _settings(connection: HTTPConnection) -> Settings:
+    return connection.app.state.settings
 
 
-async def _pool(request: Request) -> asyncpg.Pool:
-    return request.app.state.pool
+async def _pool(connection: HTTPConnection) -> asyncpg.Pool:
+    return connection.app.state.pool
 
 
-async def _hub(request: Request) -> LiveHub:
-    return request.app.state.hub
+async def _hub(connection: HTTPConnection) -> LiveHub:
+    return connection.app.state.hub
 
 
 SettingsDep = Annotated[Settings, Depends(_settings)]

@@ -16,6 +16,7 @@ from typing import Any
 
 from aiokafka.errors import KafkaError
 from aiokafka.structs import TopicPartition
+from prometheus_client import Counter, Gauge
 
 from ioc.config import Settings
 from ioc.kafka import make_consumer
@@ -23,6 +24,11 @@ from ioc.kafka import make_consumer
 log = logging.getLogger(__name__)
 
 CLIENT_QUEUE = 256
+
+LIVE_CLIENTS = Gauge("ioc_live_clients", "Websocket clients of /ws/live")
+SLOW_CLIENTS = Counter(
+    "ioc_live_slow_clients_total", "Live clients disconnected for falling behind"
+)
 
 
 class Subscriber:
@@ -36,15 +42,17 @@ class LiveHub:
         self._settings = settings
         self._subscribers: set[Subscriber] = set()
         self._task: asyncio.Task[None] | None = None
-        self.connected = asyncio.Event()
 
     def subscribe(self) -> Subscriber:
         subscriber = Subscriber()
         self._subscribers.add(subscriber)
+        LIVE_CLIENTS.inc()
         return subscriber
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
-        self._subscribers.discard(subscriber)
+        if subscriber in self._subscribers:
+            self._subscribers.discard(subscriber)
+            LIVE_CLIENTS.dec()
 
     @property
     def clients(self) -> int:
@@ -56,7 +64,8 @@ class LiveHub:
                 subscriber.queue.put_nowait(message)
             except asyncio.QueueFull:
                 subscriber.overflowed.set()
-                self._subscribers.discard(subscriber)
+                SLOW_CLIENTS.inc()
+                self.unsubscribe(subscriber)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="live-hub")
@@ -78,8 +87,7 @@ class LiveHub:
                 tp = TopicPartition(self._settings.live_topic, 0)
                 consumer.assign([tp])
                 await consumer.seek_to_end(tp)
-                await consumer.position(tp)  # resolve the end offset before we report ready
-                self.connected.set()
+                await consumer.position(tp)  # resolve the end offset now, not on first read
                 log.info("live feed reading %s", self._settings.live_topic)
                 async for msg in consumer:
                     try:
@@ -87,7 +95,6 @@ class LiveHub:
                     except (ValueError, TypeError):
                         log.warning("ignoring a malformed live message at offset %d", msg.offset)
             except KafkaError as error:
-                self.connected.clear()
                 log.warning("live feed lost the broker (%s); retrying in 2s", error)
                 await asyncio.sleep(2)
             finally:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
+from ioc.api.deps import HubDep, PoolDep, SettingsDep
 from ioc.db.kpis import kpi_snapshot
 
 log = logging.getLogger(__name__)
@@ -16,18 +17,16 @@ router = APIRouter(tags=["live"])
 
 
 @router.websocket("/ws/live")
-async def live(websocket: WebSocket) -> None:
-    app = websocket.app
-    hub = app.state.hub
+async def live(websocket: WebSocket, hub: HubDep, pool: PoolDep, settings: SettingsDep) -> None:
     await websocket.accept()
     # Subscribe before reading the snapshot, so no delta falls between the two;
     # every delta carries full KPI values with `as_of`, so a client keeps the newest.
     subscriber = hub.subscribe()
     try:
-        async with app.state.pool.acquire() as conn:
+        async with pool.acquire() as conn:
             snapshot = await kpi_snapshot(conn)
         await websocket.send_json({"type": "snapshot", "kpis": snapshot})
-        heartbeat = app.state.settings.live_heartbeat_s
+        heartbeat = settings.live_heartbeat_s
         while True:
             get = asyncio.ensure_future(subscriber.queue.get())
             overflow = asyncio.ensure_future(subscriber.overflowed.wait())
