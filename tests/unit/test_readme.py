@@ -1,4 +1,4 @@
-"""The README is part of the contract: it must name every setting and every command."""
+"""The README is part of the contract: it must name every setting, command and metric."""
 
 from pathlib import Path
 
@@ -19,4 +19,19 @@ def test_every_setting_is_documented() -> None:
 
 def test_every_command_is_documented() -> None:
     missing = [name for name in COMMANDS if f"`ioc {name}" not in README]
+    assert not missing, f"README lacks {missing}"
+
+
+def test_every_metric_is_documented() -> None:
+    from prometheus_client import REGISTRY
+
+    # Importing these modules registers their metrics.
+    import ingestors.metrics  # noqa: F401
+    import ioc.api.live  # noqa: F401
+    import streams.metrics  # noqa: F401
+
+    # Counters are collected under their family name, without "_total".
+    names = {m.name for m in REGISTRY.collect() if m.name.startswith("ioc_")}
+    assert len(names) == 10, names
+    missing = sorted(n for n in names if f"`{n}" not in README)
     assert not missing, f"README lacks {missing}"
