@@ -32,6 +32,6 @@ def test_every_metric_is_documented() -> None:
 
     # Counters are collected under their family name, without "_total".
     names = {m.name for m in REGISTRY.collect() if m.name.startswith("ioc_")}
-    assert len(names) == 10, names
+    assert len(names) >= 10, names  # the imports above did register them
     missing = sorted(n for n in names if f"`{n}" not in README)
     assert not missing, f"README lacks {missing}"
