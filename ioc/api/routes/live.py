@@ -44,7 +44,7 @@ async def live(websocket: WebSocket, hub: HubDep, pool: PoolDep, settings: Setti
                 await websocket.send_json(
                     {"type": "heartbeat", "at": datetime.now(UTC).isoformat()}
                 )
-    except WebSocketDisconnect:
+    except (WebSocketDisconnect, OSError):  # the client went away (uvicorn raises OSError)
         pass
     finally:
         hub.unsubscribe(subscriber)
