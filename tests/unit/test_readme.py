@@ -35,3 +35,14 @@ def test_every_metric_is_documented() -> None:
     assert len(names) >= 10, names  # the imports above did register them
     missing = sorted(n for n in names if f"`{n}" not in README)
     assert not missing, f"README lacks {missing}"
+
+
+def test_the_example_record_is_valid() -> None:
+    import json
+    import re
+
+    from ioc.events import FilingEvent, validate_event
+
+    example = re.search(r"<<'EOF'\n(.*?)\nEOF", README, re.S)
+    assert example is not None
+    assert isinstance(validate_event("filings", json.loads(example.group(1))), FilingEvent)
