@@ -86,7 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--rate", type=float, default=None, help="records per second when sending"
     )
     simulate.add_argument(
-        "--out", type=Path, default=None, help="write NDJSON here instead of sending"
+        "--out",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="write NDJSON here instead of sending",
     )
     simulate.add_argument(
         "--start",
@@ -135,6 +139,14 @@ def _connected(args: argparse.Namespace, **extra: object) -> Settings:
             f"ioc: {' and '.join(missing)} not set and no running `ioc up` found in "
             f"{settings.runtime_file}; set them, or start `ioc up` first"
         )
+    return settings
+
+
+def _sending(args: argparse.Namespace) -> Settings:
+    """Settings for a command that sends through HTTP ingest: it needs the token."""
+    settings = with_runtime(_settings(args))
+    if not settings.ingest_token:
+        raise SystemExit(f"ioc {args.command}: set IOC_INGEST_TOKEN (or start `ioc up`)")
     return settings
 
 
@@ -229,9 +241,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from ingestors.client import IngestClient
     from ingestors.sender import send_records
 
-    settings = with_runtime(_settings(args))
-    if not settings.ingest_token:
-        raise SystemExit("ioc simulate: set IOC_INGEST_TOKEN (or start `ioc up`)")
+    settings = _sending(args)
     start = _start_time(args.start, datetime.now(UTC))
     # Paced sending keeps simulated time in step with the wall clock.
     records = stream(args.seed, start, 1000 / args.rate) if args.rate else stream(args.seed, start)
@@ -255,9 +265,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
     if not args.file.is_file():
         raise SystemExit(f"ioc replay: no such file {args.file}")
-    settings = with_runtime(_settings(args))
-    if not settings.ingest_token:
-        raise SystemExit("ioc replay: set IOC_INGEST_TOKEN (or start `ioc up`)")
+    settings = _sending(args)
 
     async def main() -> int:
         async with IngestClient(api_url(settings), settings.ingest_token) as client:
