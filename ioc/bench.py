@@ -37,7 +37,7 @@ from aiokafka.structs import TopicPartition
 from ingestors.client import IngestClient
 from ingestors.sender import send_records
 from ioc.config import Settings
-from ioc.db.migrate import ensure_database, migrate
+from ioc.db.migrate import ensure_database, migrate, with_database
 from ioc.embedded.broker import EmbeddedBroker
 from ioc.embedded.postgres import EmbeddedPostgres
 from ioc.embedded.process import free_port, kill_with_parent
@@ -193,13 +193,7 @@ async def measure_pipeline(
 ) -> dict[str, Any]:
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("IOC_")},
-        "IOC_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
-        "IOC_DATABASE_URL": settings.database_url,
-        "IOC_TOPIC_PREFIX": settings.topic_prefix,
-        "IOC_INGEST_TOKEN": settings.ingest_token,
-        "IOC_API_PORT": str(settings.api_port),
-        "IOC_DATA_DIR": str(workdir),
-        "IOC_LOG_LEVEL": "WARNING",
+        **settings.model_copy(update={"log_level": "WARNING"}).environment(),
     }
     roles = {
         name: await asyncio.create_subprocess_exec(
@@ -265,7 +259,7 @@ async def _bench(events: int, workdir: Path) -> dict[str, Any]:
     try:
         _say("starting the embedded broker and database")
         bootstrap = broker.start()
-        database = postgres.start().rsplit("/", 1)[0] + "/bench"
+        database = with_database(postgres.start(), "bench")
         port = free_port()
         settings = Settings(
             kafka_bootstrap=bootstrap,

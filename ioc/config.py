@@ -87,6 +87,10 @@ class Settings(BaseSettings):
             raise ValueError("IOC_INGEST_TOKEN must be set when IOC_ENV=production")
         return self.model_copy(update={"ingest_token": secrets.token_urlsafe(24)}), True
 
+    def environment(self) -> dict[str, str]:
+        """These settings as `IOC_*` variables, so a child process gets exactly them."""
+        return {f"IOC_{name.upper()}": str(value) for name, value in self.model_dump().items()}
+
     def topic(self, name: str) -> str:
         """Full topic name: `<prefix>.<name>` (e.g. `ioc.filings`, `ioc.deadletter`)."""
         return f"{self.topic_prefix}.{name}"

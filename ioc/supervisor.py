@@ -22,7 +22,7 @@ from types import FrameType
 import httpx
 
 from ioc.config import Settings
-from ioc.db.migrate import ensure_database, migrate
+from ioc.db.migrate import ensure_database, migrate, with_database
 from ioc.embedded.broker import EmbeddedBroker
 from ioc.embedded.postgres import EmbeddedPostgres
 from ioc.embedded.process import free_port, kill_with_parent, port_open
@@ -50,7 +50,6 @@ class Supervisor:
     children: list[Child] = field(default_factory=list)
     _stop_requested: bool = False
     _wrote_runtime: bool = False
-    processor_metrics_port: int = 0
 
     def run(self) -> int:
         """Start everything, wait for a signal or a failing child, stop everything."""
@@ -85,26 +84,20 @@ class Supervisor:
         database = s.database_url
         if not database:
             self.postgres = EmbeddedPostgres(s.data_dir / "postgres")
-            database = self.postgres.start().rsplit("/", 1)[0] + f"/{EMBEDDED_DATABASE}"
+            database = with_database(self.postgres.start(), EMBEDDED_DATABASE)
         self.settings = s = s.model_copy(
             update={"kafka_bootstrap": kafka, "database_url": database}
         )
         asyncio.run(self._prepare(s))
         s, generated = s.with_ingest_token()
-        self.settings = s
+        self.settings = s = s.model_copy(
+            update={
+                "api_url": api_url(s),
+                "processor_metrics_port": s.processor_metrics_port or free_port(),
+            }
+        )
         token = s.ingest_token
-        self.processor_metrics_port = s.processor_metrics_port or free_port()
-        env = {
-            **os.environ,
-            "IOC_KAFKA_BOOTSTRAP": kafka,
-            "IOC_DATABASE_URL": database,
-            "IOC_INGEST_TOKEN": token,
-            "IOC_API_HOST": s.api_host,
-            "IOC_API_PORT": str(s.api_port),
-            "IOC_API_URL": api_url(s),
-            "IOC_DATA_DIR": str(s.data_dir),
-            "IOC_PROCESSOR_METRICS_PORT": str(self.processor_metrics_port),
-        }
+        env = {**os.environ, **s.environment()}
         self._spawn("process", ["process"], env)
         self._spawn("serve", ["serve"], env)
         self._wait_ready(api_url(s))
@@ -169,7 +162,8 @@ class Supervisor:
             f"  wall screen    {url}/",
             f"  API docs       {url}/docs",
             f"  live feed      {url.replace('http', 'ws', 1)}/ws/live",
-            f"  metrics        {url}/metrics, processor http://127.0.0.1:{self.processor_metrics_port}/metrics",
+            f"  metrics        {url}/metrics, "
+            f"processor http://127.0.0.1:{s.processor_metrics_port}/metrics",
             f"  Kafka          {s.kafka_bootstrap}"
             + ("  (embedded, in memory)" if self.broker else ""),
             f"  PostgreSQL     {s.database_url}"

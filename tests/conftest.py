@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from ioc.config import Settings
-from ioc.db.migrate import ensure_database, migrate
+from ioc.db.migrate import ensure_database, migrate, with_database
 from ioc.embedded.broker import EmbeddedBroker
 from ioc.embedded.postgres import EmbeddedPostgres
 from ioc.kafka import ensure_topics
@@ -46,7 +46,7 @@ async def settings(stack: tuple[str, str], tmp_path: Path) -> AsyncIterator[Sett
     name = f"t{next(_counter)}_{uuid.uuid4().hex[:8]}"
     s = Settings(
         kafka_bootstrap=bootstrap,
-        database_url=server_url.rsplit("/", 1)[0] + f"/{name}",
+        database_url=with_database(server_url, name),
         topic_prefix=name,
         processor_group=f"{name}-processor",
         ingest_token=f"token-{name}",
@@ -62,16 +62,4 @@ async def settings(stack: tuple[str, str], tmp_path: Path) -> AsyncIterator[Sett
 def role_env(settings: Settings, **extra: str) -> dict[str, str]:
     """Environment for an `ioc` subprocess that must use exactly these settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("IOC_")}
-    env.update(
-        IOC_KAFKA_BOOTSTRAP=settings.kafka_bootstrap,
-        IOC_DATABASE_URL=settings.database_url,
-        IOC_TOPIC_PREFIX=settings.topic_prefix,
-        IOC_PROCESSOR_GROUP=settings.processor_group,
-        IOC_INGEST_TOKEN=settings.ingest_token,
-        IOC_DATA_DIR=str(settings.data_dir),
-        IOC_LIVE_HEARTBEAT_S=str(settings.live_heartbeat_s),
-        IOC_API_HOST=settings.api_host,
-        IOC_API_PORT=str(settings.api_port),
-        **extra,
-    )
-    return env
+    return {**env, **settings.environment(), **extra}

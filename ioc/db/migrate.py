@@ -71,14 +71,17 @@ async def migrate(database_url: str) -> list[str]:
         await conn.close()
 
 
+def with_database(url: str, name: str) -> str:
+    """The same server's URL, naming database `name` instead."""
+    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+
+
 async def ensure_database(database_url: str) -> None:
     """Create the database the URL names if it does not exist (the embedded case)."""
-    parts = urlsplit(database_url)
-    name = parts.path.lstrip("/")
+    name = urlsplit(database_url).path.lstrip("/")
     if not name or name == "postgres":
         return
-    admin_url = urlunsplit(parts._replace(path="/postgres"))
-    conn = await asyncpg.connect(admin_url)
+    conn = await asyncpg.connect(with_database(database_url, "postgres"))
     try:
         if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
             log.info("creating database %s", name)

@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from ioc.config import Settings
-from ioc.db.migrate import available_migrations
+from ioc.db.migrate import available_migrations, with_database
 from tests.conftest import role_env
 
 pytestmark = pytest.mark.integration
@@ -34,7 +34,7 @@ def _ioc(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
 def test_migrate_applies_once_and_the_processor_refuses_an_unmigrated_database(
     settings: Settings,
 ) -> None:
-    fresh = settings.database_url.rsplit("/", 1)[0] + f"/fresh_{uuid.uuid4().hex[:8]}"
+    fresh = with_database(settings.database_url, f"fresh_{uuid.uuid4().hex[:8]}")
     settings = settings.model_copy(update={"database_url": fresh})
 
     missing = _ioc(settings, "process")

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from ioc.config import Settings
-from ioc.db.migrate import ensure_database, migrate
+from ioc.db.migrate import ensure_database, migrate, with_database
 from ioc.embedded.postgres import EmbeddedPostgres
 from ioc.kafka import ensure_topics
 from tests.probes import event_totals
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.integration
 
 async def test_processor_survives_a_database_outage(stack: tuple[str, str], tmp_path: Path) -> None:
     postgres = EmbeddedPostgres(tmp_path / "pg")
-    url = postgres.start().rsplit("/", 1)[0] + "/outage"
+    url = with_database(postgres.start(), "outage")
     settings = Settings(
         kafka_bootstrap=stack[0], database_url=url, topic_prefix="outage",
         processor_group="outage-processor", ingest_token="t", data_dir=tmp_path / "data",
