@@ -58,8 +58,6 @@ class Supervisor:
         try:
             self._start()
             return self._watch()
-        except KeyboardInterrupt:
-            return 0
         except Exception as error:
             log.error("ioc up failed: %s", error)
             return 1

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import TypeVar
 
 import asyncpg
 from aiokafka.errors import KafkaError
@@ -24,19 +25,20 @@ from ioc.kafka import make_producer
 log = logging.getLogger(__name__)
 
 
-async def _start_with_retry(
-    start: Callable[[], Awaitable[object]], what: str, attempts: int = 30
-) -> None:
+T = TypeVar("T")
+
+
+async def _with_retry(start: Callable[[], Awaitable[T]], what: str, attempts: int = 30) -> T:
     """Start a client, waiting for its server for up to ~`attempts` seconds."""
     for attempt in range(attempts):
         try:
-            await start()
-            return
+            return await start()
         except (KafkaError, OSError, asyncpg.PostgresError) as error:
             if attempt == attempts - 1:
                 raise RuntimeError(f"{what} unreachable after {attempts}s: {error}") from error
             log.info("waiting for %s (%s)", what, error)
             await asyncio.sleep(1)
+    raise AssertionError("unreachable")
 
 
 def create_app(settings: Settings, *, with_ingest: bool = True, with_api: bool = True) -> FastAPI:
@@ -49,14 +51,11 @@ def create_app(settings: Settings, *, with_ingest: bool = True, with_api: bool =
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         producer = make_producer(settings)
-        await _start_with_retry(producer.start, f"Kafka at {settings.kafka_bootstrap}")
-        pool: asyncpg.Pool | None = None
-
-        async def _pool() -> None:
-            nonlocal pool
-            pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=8)
-
-        await _start_with_retry(_pool, "PostgreSQL")
+        await _with_retry(producer.start, f"Kafka at {settings.kafka_bootstrap}")
+        pool = await _with_retry(
+            lambda: asyncpg.create_pool(settings.database_url, min_size=1, max_size=8),
+            "PostgreSQL",
+        )
         app.state.producer = producer
         app.state.pool = pool
         app.state.publisher = Publisher(producer, settings)
@@ -68,7 +67,6 @@ def create_app(settings: Settings, *, with_ingest: bool = True, with_api: bool =
         finally:
             await hub.stop()
             await producer.stop()
-            assert pool is not None
             await pool.close()
 
     app = FastAPI(
