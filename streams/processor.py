@@ -30,6 +30,7 @@ from aiokafka.structs import ConsumerRecord, TopicPartition
 from pydantic import ValidationError
 
 from ioc.config import Settings
+from ioc.db import DATABASE_UNAVAILABLE
 from ioc.events import decode_event, field_errors
 from ioc.kafka import dead_letter_value, make_consumer, make_producer
 from streams import metrics
@@ -187,10 +188,11 @@ class Processor:
                     "database write failed (%s: %s); retrying the same batch in %ss",
                     type(error).__name__, error, delay,
                 )  # fmt: skip
+                # A query error (deadlock, ...) keeps the connection; losing the server not.
                 if (
                     self.conn is None
                     or self.conn.is_closed()
-                    or not isinstance(error, asyncpg.PostgresError)
+                    or isinstance(error, DATABASE_UNAVAILABLE)
                 ):
                     await self._drop_connection()
                 await asyncio.sleep(delay)
