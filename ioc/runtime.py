@@ -3,6 +3,10 @@
 `ioc simulate`, `ioc replay`, `ioc bench` and friends read it to fill in what the
 environment does not set; `IOC_*` variables always win. It holds the development
 ingest token too, so it is written with mode 0600.
+
+`<data-dir>/ingest-token` (mode 0600) keeps the development ingest token that
+`ioc up` generated, so that senders configured with it keep working across
+restarts on the same data directory; IOC_INGEST_TOKEN, when set, wins.
 """
 
 from __future__ import annotations
@@ -11,8 +15,12 @@ import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Literal
 
 from ioc.config import Settings
+
+TOKEN_FILE = "ingest-token"
+TokenOrigin = Literal["set", "reused", "generated"]
 
 
 @dataclass(frozen=True)
@@ -25,12 +33,40 @@ class Runtime:
 
 
 def write_runtime(path: Path, runtime: Runtime) -> None:
+    _write_private(path, json.dumps(asdict(runtime), indent=2))
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Replace `path` atomically with `text`, readable by its owner only (0600)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as out:
-        json.dump(asdict(runtime), out, indent=2)
+        out.write(text)
     os.replace(tmp, path)
+
+
+def data_dir_token(settings: Settings) -> tuple[Settings, TokenOrigin]:
+    """These settings with an ingest token, and where it came from.
+
+    IOC_INGEST_TOKEN when set ("set"); otherwise the one kept in
+    `<data-dir>/ingest-token` ("reused"); otherwise a new one, kept there for next
+    time ("generated"). Production without IOC_INGEST_TOKEN refuses, as before.
+    """
+    if settings.ingest_token:
+        return settings, "set"
+    if settings.env == "production":
+        settings.with_ingest_token()  # raises: production must set the token
+    path = settings.data_dir / TOKEN_FILE
+    try:
+        kept = path.read_text().strip()
+    except FileNotFoundError:
+        kept = ""
+    if kept:
+        return settings.model_copy(update={"ingest_token": kept}), "reused"
+    settings, _ = settings.with_ingest_token()
+    _write_private(path, settings.ingest_token + "\n")
+    return settings, "generated"
 
 
 def read_runtime(path: Path) -> Runtime | None:
