@@ -62,6 +62,25 @@ class Settings(BaseSettings):
         "holds a fetch this long even when data arrives, so it bounds latency.",
     )
 
+    processor_drain_s: float = Field(
+        30.0,
+        ge=0,
+        description="On SIGTERM/SIGINT the processor first stores what the broker already "
+        "holds for its partitions, for at most this long (0 = stop after the current batch).",
+    )
+    processor_status_s: float = Field(
+        2.0, gt=0, description="Seconds between a processor's progress reports."
+    )
+    health_stall_s: float = Field(
+        30.0,
+        gt=0,
+        description="A processor with records waiting and no committed batch for this long "
+        "is stalled.",
+    )
+    health_max_lag: int = Field(
+        20_000, ge=1, description="Records waiting (consumer lag) above which IOC is lagging."
+    )
+
     live_heartbeat_s: float = Field(10.0, gt=0, description="Seconds between heartbeats.")
 
     fault_pause_at: Literal["", "mid_batch", "after_db_commit"] = Field(

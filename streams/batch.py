@@ -23,13 +23,15 @@ from ioc.events import (
 
 @dataclass(frozen=True, slots=True)
 class Incoming:
-    """One decoded Kafka record: the event, when ingest accepted it, where it came from."""
+    """One decoded Kafka record: the event, when ingest accepted it, where it came from,
+    and the bytes as read (what the dead-letter topic gets if the database refuses it)."""
 
     event: Event
     ingested_at: datetime
     topic: str
     partition: int
     offset: int
+    raw: bytes = b""
 
     @property
     def key(self) -> tuple[str, str]:
@@ -90,6 +92,23 @@ class BatchDelta:
     def new_events(self) -> int:
         return sum(self.new_by_source.values())
 
+    def add(self, other: BatchDelta) -> None:
+        """Take in the delta of another part of the same batch (written after this one).
+
+        State keeps the later of two entries for one entity, as the database's
+        last-writer-wins guard would.
+        """
+        self.new_by_source.update(other.new_by_source)
+        self.per_minute.update(other.per_minute)
+        for key, filing in other.filings.items():
+            mine = self.filings.get(key)
+            if mine is None or _state_order(filing) > _state_order(mine):
+                self.filings[key] = filing
+        for key, alert in other.alerts.items():
+            current = self.alerts.get(key)
+            if current is None or _state_order(alert) > _state_order(current):
+                self.alerts[key] = alert
+
 
 def minute_bucket(moment: datetime) -> datetime:
     return moment.replace(second=0, microsecond=0)
@@ -98,6 +117,10 @@ def minute_bucket(moment: datetime) -> datetime:
 def _order(event: Event) -> tuple[datetime, str]:
     """Which of two events about one entity is later: occurrence time, then event id."""
     return (event.occurred_at, event.event_id)
+
+
+def _state_order(state: FilingState | AlertState) -> tuple[datetime, str]:
+    return (state.last_event_at, state.last_event_id)
 
 
 def filing_state(event: FilingEvent) -> FilingState:

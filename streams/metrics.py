@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram, start_http_server
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 EVENTS_STORED = Counter(
     "ioc_processor_events_stored_total", "Distinct events stored (new rows)", ["source"]
@@ -34,3 +34,17 @@ def serve(port: int) -> None:
     """Expose /metrics on `port` (0 = do not)."""
     if port:
         start_http_server(port, addr="127.0.0.1")
+
+
+LAG = Gauge(
+    "ioc_processor_lag_records",
+    "Records on the broker not yet stored (end offset minus committed offset)",
+    ["topic", "partition"],
+)
+LAST_COMMIT = Gauge(
+    "ioc_processor_last_commit_timestamp_seconds",
+    "When this processor last committed a batch (Unix time)",
+)
+RETRYING = Gauge(
+    "ioc_processor_retrying", "1 while this processor is retrying a batch it could not write"
+)

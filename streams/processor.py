@@ -1,15 +1,23 @@
 """The processor loop: poll a micro-batch, write it in one transaction, then commit offsets.
 
 Order of operations per batch, and why:
-1. decode; records that do not decode go to the dead-letter topic (awaited, so
-   they are safe before their offsets can be committed);
-2. `DatabaseSink.write` - one transaction; retried until it succeeds, because
-   moving on without it would let a later commit skip these records;
-3. announce the new KPIs on the live topic (best effort: the wall screen resyncs
+1. decode; records that do not decode are set aside for the dead-letter topic;
+2. `DatabaseSink.write` - one transaction; retried until it succeeds when the
+   database is away or refuses for a reason of its own (moving on without it would
+   let a later commit skip these records). Records the database can never accept
+   come back refused, and the rest of the batch is stored without them;
+3. dead-letter what did not decode and what the database refused (awaited, so they
+   are safe before their offsets are committed; redelivery may send one twice);
+4. announce the new KPIs on the live topic (best effort: the wall screen resyncs
    from a snapshot on reconnect);
-4. commit the offsets of this batch, for partitions we still own.
+5. commit the offsets of this batch, for partitions we still own.
 A rebalance waits for the batch in flight (`_BatchGuard`) so that partitions
 change hands only between batches.
+
+Stopping (SIGTERM or SIGINT) drains first: the processor keeps storing what the
+broker held for its partitions when asked to stop, for at most
+`IOC_PROCESSOR_DRAIN_S`, with a progress line, because the embedded broker keeps
+data in memory only. A second signal stops after the batch in flight.
 """
 
 from __future__ import annotations
@@ -20,7 +28,8 @@ import logging
 import signal
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import asyncpg
@@ -30,27 +39,42 @@ from aiokafka.structs import ConsumerRecord, TopicPartition
 from pydantic import ValidationError
 
 from ioc.config import Settings
-from ioc.db import DATABASE_UNAVAILABLE
+from ioc.db import DATABASE_UNAVAILABLE, describe
 from ioc.events import decode_event, field_errors
 from ioc.kafka import dead_letter_value, make_consumer, make_producer
 from streams import metrics
 from streams.batch import Incoming
+from streams.progress import Progress, ProgressReporter
 from streams.sink import DatabaseSink, WriteResult
 
 log = logging.getLogger(__name__)
 
 _RETRY_DELAYS = (0.5, 1, 2, 5, 10)
+_DRAIN_REPORT_S = 2.0
+
+Polled = Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]]
 
 
 class _Stopped(Exception):
     """Asked to stop while a batch could not be written: leave it for redelivery."""
 
 
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    source: str
+    reason: str  # invalid_event | database_refused
+    errors: list[str]
+    raw: bytes
+    key: bytes | None
+    where: str  # topic/partition@offset, for the log
+
+
 class _BatchGuard(ConsumerRebalanceListener):
     """Makes partition revocation wait for the batch in flight to finish and commit."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_assigned: Callable[[], None]) -> None:
         self.lock = asyncio.Lock()
+        self._on_assigned = on_assigned
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
         async with self.lock:
@@ -59,6 +83,7 @@ class _BatchGuard(ConsumerRebalanceListener):
             )
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        self._on_assigned()
         log.info("partitions assigned: %s", sorted(f"{tp.topic}/{tp.partition}" for tp in assigned))
 
 
@@ -66,9 +91,14 @@ class Processor:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._topic_source = {topic: source for source, topic in settings.source_topics.items()}
-        self._guard = _BatchGuard()
+        # What we know of committed offsets is stale once partitions change hands.
+        self._committed: dict[TopicPartition, int] = {}
+        self._guard = _BatchGuard(on_assigned=self._committed.clear)
         self._stopping = asyncio.Event()
+        self._stop_requests = 0
+        self._drain_deadline: float | None = None
         self._fault_armed = bool(settings.fault_pause_at)
+        self.progress = Progress()
         self.consumer: AIOKafkaConsumer | None = None
         self.producer: AIOKafkaProducer | None = None
         self.conn: asyncpg.Connection | None = None
@@ -82,6 +112,11 @@ class Processor:
             await asyncio.Event().wait()
 
     def stop(self) -> None:
+        """First call: drain, then stop. A second call: stop after the batch in flight."""
+        self._stop_requests += 1
+        if self._stop_requests > 1:
+            log.info("asked again to stop; stopping after the batch in flight")
+            self._drain_deadline = time.monotonic()
         self._stopping.set()
 
     async def run(self) -> None:
@@ -92,55 +127,136 @@ class Processor:
         self.consumer = make_consumer(s, group_id=s.processor_group)
         self.consumer.subscribe(list(s.source_topics.values()), listener=self._guard)
         await self.consumer.start()
+        reporter = ProgressReporter(s, self.progress, self._lag)
+        reporting = asyncio.create_task(reporter.run(), name="progress-reporter")
         log.info(
             "processor started: group %s, topics %s",
             s.processor_group,
             list(s.source_topics.values()),
         )
         try:
-            while not self._stopping.is_set():
-                polled = await self.consumer.getmany(
-                    timeout_ms=s.processor_poll_ms, max_records=s.processor_batch_max
-                )
-                if not polled:
-                    continue
-                async with self._guard.lock:
-                    await self._handle(polled)
+            await self._consume()
         except _Stopped:
             log.info("stopped while retrying a batch; its offsets stay uncommitted")
         finally:
+            reporting.cancel()
+            await reporter.close()
             await self.consumer.stop()
             await self.producer.stop()
             if self.conn is not None:
                 await self.conn.close()
             log.info("processor stopped")
 
-    async def _handle(self, polled: Mapping[TopicPartition, Sequence[ConsumerRecord]]) -> None:
+    async def _consume(self) -> None:
+        assert self.consumer is not None
+        s = self.settings
+        targets: dict[TopicPartition, int] | None = None
+        next_report = 0.0
+        while True:
+            if self._stopping.is_set():
+                if targets is None:
+                    targets = await self._begin_drain()
+                left = await self._left(targets)
+                if left == 0:
+                    log.info("drained: everything the broker held for us is stored")
+                    return
+                now = time.monotonic()
+                if self._drain_deadline is None or now >= self._drain_deadline:
+                    log.warning(
+                        "stopping with %d records not stored; they stay on the broker, "
+                        "uncommitted, for the next processor", left,
+                    )  # fmt: skip
+                    return
+                if now >= next_report:
+                    log.info("draining: %d records left to store", left)
+                    next_report = now + _DRAIN_REPORT_S
+            polled = await self.consumer.getmany(
+                timeout_ms=s.processor_poll_ms, max_records=s.processor_batch_max
+            )
+            if not polled:
+                continue
+            async with self._guard.lock:
+                await self._handle(polled)
+
+    async def _begin_drain(self) -> dict[TopicPartition, int]:
+        """What the broker holds for our partitions now: the drain stores up to there."""
+        assert self.consumer is not None
+        if self._drain_deadline is None:
+            self._drain_deadline = time.monotonic() + self.settings.processor_drain_s
+        self.progress.draining = True
+        assigned = list(self.consumer.assignment())
+        try:
+            targets = dict(await self.consumer.end_offsets(assigned)) if assigned else {}
+        except KafkaError as error:
+            log.warning("cannot see the broker's end offsets (%s); not draining", error)
+            return {}
+        log.info(
+            "stopping: first storing what the broker holds (%d records, at most %.0f s)",
+            await self._left(targets),
+            self.settings.processor_drain_s,
+        )
+        return targets
+
+    async def _left(self, targets: Mapping[TopicPartition, int]) -> int:
+        """Records below `targets` not yet committed, on partitions we still own."""
+        assert self.consumer is not None
+        owned = self.consumer.assignment()
+        left = 0
+        for tp, end in targets.items():
+            if tp in owned:
+                left += max(0, end - await self._committed_offset(tp))
+        return left
+
+    async def _committed_offset(self, tp: TopicPartition) -> int:
+        assert self.consumer is not None
+        if tp not in self._committed:
+            committed = await self.consumer.committed(tp)
+            if committed is None:
+                committed = (await self.consumer.beginning_offsets([tp]))[tp]
+            self._committed[tp] = committed
+        return self._committed[tp]
+
+    async def _lag(self) -> dict[TopicPartition, int]:
+        """Consumer lag per owned partition: end offset minus committed offset."""
+        assert self.consumer is not None
+        assigned = list(self.consumer.assignment())
+        if not assigned:
+            return {}
+        ends = await self.consumer.end_offsets(assigned)
+        return {tp: max(0, end - await self._committed_offset(tp)) for tp, end in ends.items()}
+
+    async def _handle(self, polled: Polled) -> None:
         started = time.perf_counter()
-        records = await self._decode(polled)
+        records, dead = self._decode(polled)
         result = await self._write_with_retry(records) if records else None
         await self._fault("after_db_commit")
+        if result is not None:
+            dead += [self._refused_letter(r.record, r.reason) for r in result.refused]
+        await self._dead_letter(dead)
         if result is not None:
             self._observe(result, time.perf_counter() - started)
             await self._announce(result)
         await self._commit(polled)
 
-    async def _decode(
-        self, polled: Mapping[TopicPartition, Sequence[ConsumerRecord]]
-    ) -> list[Incoming]:
+    def _decode(self, polled: Polled) -> tuple[list[Incoming], list[DeadLetter]]:
         decoded: list[Incoming] = []
+        dead: list[DeadLetter] = []
         for tp, messages in polled.items():
             source = self._topic_source.get(tp.topic, "unknown")
             for msg in messages:
+                raw = msg.value or b""
                 try:
-                    event = decode_event(source, msg.value or b"")
+                    event = decode_event(source, raw)
                 except (ValidationError, KeyError) as error:
                     errors = (
                         [str(e) for e in field_errors(error)]
                         if isinstance(error, ValidationError)
                         else [f"no source for topic {tp.topic}"]
                     )
-                    await self._dead_letter(source, msg, errors)
+                    dead.append(
+                        DeadLetter(source, "invalid_event", errors, raw, msg.key,
+                                   f"{msg.topic}/{msg.partition}@{msg.offset}")
+                    )  # fmt: skip
                     continue
                 decoded.append(
                     Incoming(
@@ -149,22 +265,51 @@ class Processor:
                         topic=tp.topic,
                         partition=tp.partition,
                         offset=msg.offset,
+                        raw=raw,
                     )
                 )
-        return decoded
+        return decoded, dead
 
-    async def _dead_letter(self, source: str, msg: ConsumerRecord, errors: list[str]) -> None:
-        assert self.producer is not None
-        log.warning("dead-lettering %s/%d@%d: %s", msg.topic, msg.partition, msg.offset, errors[:3])
-        await self.producer.send_and_wait(
-            self.settings.deadletter_topic,
-            dead_letter_value(
-                stage="processor", source=source, reason="invalid_event", errors=errors,
-                raw=msg.value or b"",
-            ),
-            key=msg.key,
+    @staticmethod
+    def _refused_letter(record: Incoming, reason: str) -> DeadLetter:
+        return DeadLetter(
+            record.event.source, "database_refused", [reason], record.raw,
+            record.event.entity_id.encode("utf-8", "replace"),
+            f"{record.topic}/{record.partition}@{record.offset}",
         )  # fmt: skip
-        metrics.DEAD_LETTERED.labels(source=source, reason="invalid_event").inc()
+
+    async def _dead_letter(self, letters: list[DeadLetter]) -> None:
+        """Put every letter on the dead-letter topic, retrying until the broker takes it."""
+        assert self.producer is not None
+        for letter in letters:
+            log.warning(
+                "dead-lettering %s (%s): %s", letter.where, letter.reason, letter.errors[:3]
+            )
+        attempt = 0
+        while letters:
+            try:
+                futures = [
+                    await self.producer.send(
+                        self.settings.deadletter_topic, self._letter_value(letter), key=letter.key
+                    )
+                    for letter in letters
+                ]
+                await asyncio.gather(*futures)
+                break
+            except KafkaError as error:
+                delay = self._retry_delay(attempt, f"dead-letter topic: {error}")
+                attempt += 1
+                log.warning("could not dead-letter %d records (%s)", len(letters), error)
+                await asyncio.sleep(delay)
+        for letter in letters:
+            metrics.DEAD_LETTERED.labels(source=letter.source, reason=letter.reason).inc()
+
+    @staticmethod
+    def _letter_value(letter: DeadLetter) -> bytes:
+        return dead_letter_value(
+            stage="processor", source=letter.source, reason=letter.reason,
+            errors=letter.errors, raw=letter.raw,
+        )  # fmt: skip
 
     async def _connect(self) -> None:
         self.conn = await asyncpg.connect(self.settings.database_url)
@@ -177,17 +322,18 @@ class Processor:
                 if self.sink is None:
                     await self._connect()
                 assert self.sink is not None
-                return await self.sink.write(records)
+                result = await self.sink.write(records)
+                if attempt:
+                    log.info("the batch was written after %d retries", attempt)
+                return result
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-                if self._stopping.is_set():
-                    raise _Stopped from error
-                delay = _RETRY_DELAYS[min(attempt, len(_RETRY_DELAYS) - 1)]
+                reason = describe(error)
+                delay = self._retry_delay(attempt, reason)
                 attempt += 1
                 metrics.WRITE_RETRIES.inc()
                 log.warning(
-                    "database write failed (%s: %s); retrying the same batch in %ss",
-                    type(error).__name__, error, delay,
-                )  # fmt: skip
+                    "database write failed (%s); retrying the same batch in %ss", reason, delay
+                )
                 # A query error (deadlock, ...) keeps the connection; losing the server not.
                 if (
                     self.conn is None
@@ -196,6 +342,15 @@ class Processor:
                 ):
                     await self._drop_connection()
                 await asyncio.sleep(delay)
+
+    def _retry_delay(self, attempt: int, reason: str) -> float:
+        """Record that we are retrying and why; raise _Stopped if we are out of time."""
+        if self._stopping.is_set() and (
+            self._drain_deadline is None or time.monotonic() >= self._drain_deadline
+        ):
+            raise _Stopped
+        self.progress.retrying(reason)
+        return _RETRY_DELAYS[min(attempt, len(_RETRY_DELAYS) - 1)]
 
     async def _drop_connection(self) -> None:
         """Forget a broken connection; the next attempt opens a new one."""
@@ -225,7 +380,7 @@ class Processor:
         except KafkaError as error:
             log.warning("could not announce batch on the live topic: %s", error)
 
-    async def _commit(self, polled: Mapping[TopicPartition, Sequence[ConsumerRecord]]) -> None:
+    async def _commit(self, polled: Polled) -> None:
         assert self.consumer is not None
         owned = self.consumer.assignment()
         offsets = {tp: msgs[-1].offset + 1 for tp, msgs in polled.items() if msgs and tp in owned}
@@ -239,6 +394,11 @@ class Processor:
             log.warning(
                 "offset commit refused after rebalance (%s); the batch will be replayed", error
             )
+            for tp in offsets:
+                self._committed.pop(tp, None)
+            return
+        self._committed.update(offsets)
+        self.progress.committed()
 
 
 async def run_processor(settings: Settings) -> None:

@@ -6,6 +6,16 @@ new), fold only those into counts and state, and read the KPI snapshot the live
 feed announces. The caller commits Kafka offsets only after `write` returns, so a
 crash anywhere before that replays the batch, and the primary key turns the
 replay into a no-op.
+
+Poison records. When the database refuses the batch because of its rows (text it
+cannot encode, a value out of range, a constraint: `ioc.db.refuses_rows`), the whole
+transaction is rolled back and the batch is written again in a new one that
+isolates the culprits: each part is tried under a savepoint and a refused part is
+split in two until the refused records stand alone. Those come back in
+`WriteResult.refused` with the database's reason, for the caller to dead-letter
+before it commits the offsets; every other record is stored, once, in the same single
+transaction. A fault-free batch pays nothing for this. Any other error (connection
+lost, serialization failure, deadlock) propagates: the caller retries the batch.
 """
 
 from __future__ import annotations
@@ -17,6 +27,7 @@ from typing import Any
 
 import asyncpg
 
+from ioc.db import describe, refuses_rows
 from ioc.db.kpis import kpi_snapshot
 from streams.batch import BatchDelta, Incoming, aggregate, first_of_each
 
@@ -45,7 +56,7 @@ RETURNING source, event_id
 """
 
 _ADD_TOTALS = """
-UPDATE event_totals t SET events = t.events + d.n
+UPDATE event_totals t SET events = t.events + d.n, last_stored_at = clock_timestamp()
 FROM unnest($1::text[], $2::bigint[]) AS d(source, n)
 WHERE t.source = d.source
 """
@@ -88,15 +99,24 @@ WHERE (s.last_event_at, s.last_event_id) < (EXCLUDED.last_event_at, EXCLUDED.las
 """
 
 
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """A record the database can never store, and the database's reason."""
+
+    record: Incoming
+    reason: str
+
+
 @dataclass(frozen=True)
 class WriteResult:
     received: int
     delta: BatchDelta
     kpis: dict[str, Any]
+    refused: Sequence[Refused] = ()
 
     @property
     def duplicates(self) -> int:
-        return self.received - self.delta.new_events
+        return self.received - self.delta.new_events - len(self.refused)
 
 
 def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
@@ -121,32 +141,68 @@ class DatabaseSink:
         if not self._staging_ready:
             await self._conn.execute(_STAGING)
             self._staging_ready = True
+        try:
+            async with self._conn.transaction():
+                delta = await self._store(unique)
+                kpis = await kpi_snapshot(self._conn)
+            return WriteResult(received=len(records), delta=delta, kpis=kpis)
+        except Exception as error:
+            if not refuses_rows(error):
+                raise
+            log.warning(
+                "the database refused a batch of %d records (%s); isolating the refused ones",
+                len(unique), describe(error),
+            )  # fmt: skip
+        refused: list[Refused] = []
+        delta = BatchDelta()
         async with self._conn.transaction():
-            await self._conn.copy_records_to_table(
-                "incoming_events",
-                columns=_STAGING_COLUMNS,
-                records=[
-                    (
-                        r.event.source,
-                        r.event.event_id,
-                        r.event.type,
-                        r.event.entity_id,
-                        r.event.agency,
-                        r.event.occurred_at,
-                        r.ingested_at,
-                        r.event.payload.model_dump_json(),
-                    )
-                    for r in unique
-                ],
-            )
-            new_keys = {
-                (row["source"], row["event_id"]) for row in await self._conn.fetch(_INSERT_NEW)
-            }
-            await self._fault("mid_batch")
-            delta = aggregate(r.event for r in unique if r.key in new_keys)
-            await self._apply(delta)
+            await self._isolate(unique, delta, refused)
             kpis = await kpi_snapshot(self._conn)
-        return WriteResult(received=len(records), delta=delta, kpis=kpis)
+        return WriteResult(received=len(records), delta=delta, kpis=kpis, refused=refused)
+
+    async def _isolate(
+        self, part: Sequence[Incoming], delta: BatchDelta, refused: list[Refused]
+    ) -> None:
+        """Store `part` under a savepoint; if its rows are refused, split it and recurse."""
+        try:
+            async with self._conn.transaction():  # nested: a savepoint
+                await self._conn.execute("TRUNCATE incoming_events")
+                delta.add(await self._store(part))
+            return
+        except Exception as error:
+            if not refuses_rows(error):
+                raise
+            if len(part) == 1:
+                refused.append(Refused(part[0], describe(error)))
+                return
+        middle = len(part) // 2
+        await self._isolate(part[:middle], delta, refused)
+        await self._isolate(part[middle:], delta, refused)
+
+    async def _store(self, unique: Sequence[Incoming]) -> BatchDelta:
+        """Insert the raw events and fold the new ones; runs inside the caller's transaction."""
+        await self._conn.copy_records_to_table(
+            "incoming_events",
+            columns=_STAGING_COLUMNS,
+            records=[
+                (
+                    r.event.source,
+                    r.event.event_id,
+                    r.event.type,
+                    r.event.entity_id,
+                    r.event.agency,
+                    r.event.occurred_at,
+                    r.ingested_at,
+                    r.event.payload.model_dump_json(),
+                )
+                for r in unique
+            ],
+        )
+        new_keys = {(row["source"], row["event_id"]) for row in await self._conn.fetch(_INSERT_NEW)}
+        await self._fault("mid_batch")
+        delta = aggregate(r.event for r in unique if r.key in new_keys)
+        await self._apply(delta)
+        return delta
 
     async def _apply(self, delta: BatchDelta) -> None:
         conn = self._conn

@@ -3,6 +3,7 @@ rolled back by a late or repeated event."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
@@ -85,3 +86,79 @@ async def test_recent_counts_follow_the_clock(conn: asyncpg.Connection) -> None:
     # An event stamped in the future (a source with a wrong clock) is not "recent".
     earlier = datetime(2026, 11, 22, 2, 20, tzinfo=UTC)
     assert (await kpi_snapshot(conn, now=earlier))["events_last_15_min"]["documents"] == 0
+
+
+def _poisoned(pair: tuple[str, dict], **changes: object) -> Incoming:
+    """A record as the database would see it if something upstream let it through:
+    built without validation, so that only the database can refuse it."""
+    (record,) = _batch(pair)
+    event = record.event
+    payload_changes = {k: v for k, v in changes.items() if k in type(event.payload).model_fields}
+    event_changes = {k: v for k, v in changes.items() if k not in payload_changes}
+    poisoned = event.model_copy(
+        update={**event_changes, "payload": event.payload.model_copy(update=payload_changes)}
+    )
+    return Incoming(poisoned, record.ingested_at, record.topic, 0, 99, raw=b"poison")
+
+
+POISON = {
+    "nul_in_text_column": (("documents", document("p1", "D-P1")), {"agency": "000.00\x0031.H42"}),
+    "nul_in_json_payload": (("security", alert("p2", "A-P2")), {"asset": "web\x00server"}),
+    "lone_surrogate": (("security", alert("p3", "A-P3")), {"signature": "ET \ud800 scan"}),
+    "key_too_large_for_index": (
+        ("filings", filing("p4", "F-P4")),
+        {"event_id": secrets.token_hex(6000)},
+    ),
+    "not_null_violation": (("filings", filing("p5", "F-P5")), {"agency": None}),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(POISON))
+async def test_a_poison_record_is_refused_alone_and_the_rest_is_stored(
+    conn: asyncpg.Connection, kind: str
+) -> None:
+    pair, changes = POISON[kind]
+    good = _batch(*[("filings", filing(f"g{i}", f"F-G{i}", "received", i % 60)) for i in range(40)])
+    poison = _poisoned(pair, **changes)
+    batch = [*good[:17], poison, *good[17:]]
+
+    result = await DatabaseSink(conn).write(batch)
+
+    assert [r.record for r in result.refused] == [poison]
+    assert result.refused[0].reason, "the database's reason travels with the record"
+    assert result.delta.new_events == 40 and result.duplicates == 0
+    assert result.kpis["events"] == {"documents": 0, "filings": 40, "security": 0}
+    assert await conn.fetchval("SELECT count(*) FROM events") == 40
+    assert await conn.fetchval("SELECT count(*) FROM filing_state") == 40
+    # The same batch again: the good records are duplicates, the poison is refused again.
+    again = await DatabaseSink(conn).write(batch)
+    assert [r.record for r in again.refused] == [poison] and again.duplicates == 40
+
+
+async def test_several_poison_records_among_many_are_each_isolated(
+    conn: asyncpg.Connection,
+) -> None:
+    good = _batch(*[("documents", document(f"g{i}", f"D-G{i}")) for i in range(500)])
+    poisons = [_poisoned(pair, **changes) for pair, changes in POISON.values()]
+    batch = list(good)
+    for i, poison in enumerate(poisons):
+        batch.insert(i * 97 + 3, poison)
+
+    result = await DatabaseSink(conn).write(batch)
+
+    assert sorted(r.record.event.event_id for r in result.refused) == sorted(
+        p.event.event_id for p in poisons
+    )
+    assert result.delta.new_events == 500
+    assert await conn.fetchval("SELECT count(*) FROM events") == 500
+    assert await conn.fetchval("SELECT events FROM event_totals WHERE source = 'documents'") == 500
+
+
+async def test_an_error_of_the_database_itself_is_raised_not_blamed_on_the_rows(
+    conn: asyncpg.Connection,
+) -> None:
+    await conn.execute("ALTER TABLE event_counts_minute RENAME TO event_counts_elsewhere")
+    batch = _batch(("filings", filing("f1", "F-1")))
+    with pytest.raises(asyncpg.UndefinedTableError):
+        await DatabaseSink(conn).write(batch)
+    assert await conn.fetchval("SELECT count(*) FROM events") == 0
