@@ -5,6 +5,18 @@ reads only these. `event_id` is unique within its source and stable across
 re-sends, which is what makes at-least-once delivery safe: the database keeps the
 first copy and ignores the rest. `occurred_at` must carry a time zone (source
 systems in Vietnam send +07:00; we store UTC).
+
+What PostgreSQL can store is refused here, per record and per field, never at the
+database (where one bad row would block a whole batch):
+- strings: no NUL character (text and jsonb refuse U+0000), no lone UTF-16 surrogate
+  (not encodable as UTF-8), and every one bounded (identifiers 200 characters, free
+  text 500, agency codes by their shape);
+- instants (`occurred_at`, `due_at`, `received_at`): from 1970-01-01T00:00:00Z up to,
+  not including, 2101-01-01T00:00:00Z, compared in UTC, so an offset cannot push a
+  date past what `datetime` holds (9999-12-31T23:30:00-01:00 is simply refused);
+- `fee_vnd`: 0 to 10^15 VND (a bigint holds 9.2 x 10^18; no fee comes near either).
+The checks are pydantic constraints evaluated in pydantic-core; only the error
+messages are rewritten here, and only for refused records.
 """
 
 from __future__ import annotations
@@ -13,11 +25,11 @@ from datetime import UTC, datetime
 from ipaddress import IPv4Address, IPv6Address
 from typing import Annotated, Any, Literal
 
+from annotated_types import Ge, Le, Lt
 from pydantic import (
     AwareDatetime,
     BaseModel,
     ConfigDict,
-    Field,
     StringConstraints,
     ValidationError,
     field_validator,
@@ -30,8 +42,27 @@ AgencyCode = Annotated[
     str,
     StringConstraints(pattern=r"^[0-9A-Z]{3}\.[0-9A-Z]{2}\.[0-9A-Z]{2}\.[A-Z][0-9A-Z]{2}$"),
 ]
-Identifier = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^\S+$")]
-ShortText = Annotated[str, StringConstraints(max_length=500)]
+# No whitespace; no NUL either (\S alone would let U+0000 through to PostgreSQL).
+Identifier = Annotated[
+    str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\s\x00]+$")
+]
+ShortText = Annotated[str, StringConstraints(max_length=500, pattern=r"^[^\x00]*$")]
+
+# The instants IOC stores: anything outside is a wrong year or offset, not an event.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2101, 1, 1, tzinfo=UTC)  # exclusive
+Instant = Annotated[AwareDatetime, Ge(EARLIEST), Lt(LATEST)]
+MAX_FEE_VND = 10**15
+MAX_ERRORS_PER_RECORD = 50
+_INSTANT_MSG = (
+    "must be from 1970-01-01T00:00:00Z up to (not including) 2101-01-01T00:00:00Z, "
+    "compared in UTC; check the year and the UTC offset"
+)
+# How pydantic-core names the bounds in an error's context (as text, not datetimes).
+_BOUNDS = frozenset(
+    {EARLIEST.isoformat().replace("+00:00", "Z"), LATEST.isoformat().replace("+00:00", "Z")}
+)
+_NUL_MSG = "contains a NUL character (\\u0000), which cannot be stored; remove it"
 
 DocumentType = Literal[
     "issued", "sent", "received", "assigned", "processed", "done", "returned", "refused"
@@ -70,7 +101,7 @@ class DocumentPayload(_Strict):
     sender_agency: AgencyCode | None = None
     receiver_agency: AgencyCode | None = None
     document_type: ShortText | None = None
-    due_at: AwareDatetime | None = None
+    due_at: Instant | None = None
 
 
 class FilingPayload(_Strict):
@@ -78,9 +109,9 @@ class FilingPayload(_Strict):
     procedure_code: Identifier  # MaTTHC
     channel: Literal["in_person", "online", "postal"]  # KenhThucHien 1 / 2 / 3
     full_online: bool = False  # toàn trình
-    received_at: AwareDatetime | None = None  # NgayTiepNhan
-    due_at: AwareDatetime | None = None  # NgayHenTra
-    fee_vnd: int = Field(0, ge=0)
+    received_at: Instant | None = None  # NgayTiepNhan
+    due_at: Instant | None = None  # NgayHenTra
+    fee_vnd: Annotated[int, Ge(0), Le(MAX_FEE_VND)] = 0
     paid_online: bool = False
     digitised: bool = False
     commune_code: Identifier | None = None
@@ -107,13 +138,13 @@ class SecurityPayload(_Strict):
 
 class _EventBase(_Strict):
     event_id: Identifier
-    occurred_at: AwareDatetime
+    occurred_at: Instant
     agency: AgencyCode
 
     @field_validator("occurred_at")
     @classmethod
     def _to_utc(cls, value: datetime) -> datetime:
-        return value.astimezone(UTC)
+        return value.astimezone(UTC)  # cannot overflow: Instant bounds it first
 
 
 class DocumentEvent(_EventBase):
@@ -166,10 +197,39 @@ class FieldError(BaseModel):
 
 
 def field_errors(error: ValidationError) -> list[FieldError]:
-    return [
-        FieldError(loc=".".join(str(part) for part in item["loc"]), msg=item["msg"])
-        for item in error.errors(include_url=False)
+    """Per-field errors in words an integrator can act on; at most MAX_ERRORS_PER_RECORD."""
+    items = error.errors(include_url=False)
+    errors = [
+        FieldError(loc=".".join(_loc_part(part) for part in item["loc"]), msg=_message(item))
+        for item in items[:MAX_ERRORS_PER_RECORD]
     ]
+    if len(items) > MAX_ERRORS_PER_RECORD:
+        more = len(items) - MAX_ERRORS_PER_RECORD
+        errors.append(FieldError(loc="", msg=f"... and {more} more errors in this record"))
+    return errors
+
+
+def _loc_part(part: str | int) -> str:
+    """A field name as it can be shown: an unknown key may be long, or not valid Unicode."""
+    text = str(part)
+    if len(text) > 100:
+        text = text[:100] + "..."
+    return text if text.isascii() else text.encode("utf-8", "backslashreplace").decode()
+
+
+def _message(item: Any) -> str:
+    kind, value = item["type"], item.get("input")
+    if kind == "string_unicode":
+        return (
+            "contains a lone UTF-16 surrogate (e.g. \\ud800), which is not valid Unicode "
+            "text and cannot be stored; send valid UTF-8"
+        )
+    if kind == "string_pattern_mismatch" and isinstance(value, str) and "\x00" in value:
+        return _NUL_MSG
+    ctx = item.get("ctx") or {}
+    if kind in ("greater_than_equal", "less_than") and ctx.get("ge", ctx.get("lt")) in _BOUNDS:
+        return _INSTANT_MSG
+    return str(item["msg"])
 
 
 def validate_event(source: str, record: Any) -> Event | list[FieldError]:

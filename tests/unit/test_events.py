@@ -1,4 +1,5 @@
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -68,3 +69,113 @@ def test_what_ingest_writes_the_processor_reads_back_unchanged() -> None:
     event = validate_event("security", alert("s1", "A-1", "critical"))
     assert isinstance(event, SecurityEvent)
     assert decode_event("security", event.model_dump_json().encode()) == event
+
+
+# Each of these used to answer HTTP 500 at ingest, or to be taken and then refused
+# by PostgreSQL; now each is refused at the door, per record and per field.
+
+
+@pytest.mark.parametrize(
+    "occurred_at",
+    [
+        "9999-12-31T23:30:00-01:00",  # UTC conversion overflowed past year 9999
+        "0001-01-01T00:00:00+07:00",  # and below year 1
+        "1969-12-31T23:59:59+00:00",
+        "1970-01-01T06:59:59+07:00",  # 1969 in UTC
+        "2101-01-01T00:00:00+00:00",
+        "2100-12-31T23:00:00-05:00",  # 2101 in UTC
+    ],
+)
+def test_occurred_at_outside_1970_to_2100_is_refused(occurred_at: str) -> None:
+    errors = validate_event("filings", {**filing("e", "F"), "occurred_at": occurred_at})
+    assert isinstance(errors, list)
+    assert [e.loc for e in errors] == ["occurred_at"]
+    assert "1970-01-01T00:00:00Z" in errors[0].msg and "UTC offset" in errors[0].msg
+
+
+@pytest.mark.parametrize("occurred_at", ["1970-01-01T07:00:00+07:00", "2100-12-31T23:59:59+00:00"])
+def test_the_edges_of_the_range_are_accepted(occurred_at: str) -> None:
+    event = validate_event("filings", {**filing("e", "F"), "occurred_at": occurred_at})
+    assert isinstance(event, FilingEvent)
+
+
+@pytest.mark.parametrize("field", ["due_at", "received_at"])
+def test_payload_instants_9999_12_31_and_0001_01_01_are_refused(field: str) -> None:
+    for value in ("9999-12-31T23:30:00-01:00", "0001-01-01T00:00:00+07:00"):
+        record = filing("e", "F")
+        record["payload"][field] = value
+        errors = validate_event("filings", record)
+        assert isinstance(errors, list) and errors[0].loc == f"payload.{field}"
+    record = document("e", "D")
+    record["payload"]["due_at"] = "9999-12-31T23:30:00-01:00"
+    errors = validate_event("documents", record)
+    assert isinstance(errors, list) and errors[0].loc == "payload.due_at"
+
+
+@pytest.mark.parametrize("fee", [10**15 + 1, 2**63, 10**400, -1])
+def test_fee_vnd_beyond_10_to_the_15_is_refused(fee: int) -> None:
+    record = filing("e", "F")
+    record["payload"]["fee_vnd"] = fee
+    errors = validate_event("filings", record)
+    assert isinstance(errors, list) and errors[0].loc == "payload.fee_vnd"
+
+
+def test_a_fee_of_10_to_the_15_is_accepted() -> None:
+    record = filing("e", "F")
+    record["payload"]["fee_vnd"] = 10**15
+    assert isinstance(validate_event("filings", record), FilingEvent)
+
+
+@pytest.mark.parametrize(
+    ("source", "record", "loc"),
+    [
+        ("filings", {**filing("e\x00", "F")}, "event_id"),
+        ("filings", filing("e", "F\x00"), "payload.filing_id"),
+        ("security", alert("e", "A"), "payload.asset"),
+        ("documents", document("e", "D"), "payload.document_type"),
+    ],
+)
+def test_a_string_with_nul_is_refused(source: str, record: dict[str, Any], loc: str) -> None:
+    if loc == "payload.asset":
+        record["payload"]["asset"] = "portal\x00.gov.vn"
+    if loc == "payload.document_type":
+        record["payload"]["document_type"] = "\x00"
+    errors = validate_event(source, record)
+    assert isinstance(errors, list)
+    assert [str(e) for e in errors] == [
+        f"{loc}: contains a NUL character (\\u0000), which cannot be stored; remove it"
+    ]
+
+
+@pytest.mark.parametrize("text", ["\ud800", "a\udc00b"])
+def test_a_string_with_a_lone_surrogate_is_refused(text: str) -> None:
+    record = alert("e", "A")
+    record["payload"]["signature"] = text
+    errors = validate_event("security", record)
+    assert isinstance(errors, list) and errors[0].loc == "payload.signature"
+    assert "lone UTF-16 surrogate" in errors[0].msg
+    errors = validate_event("security", {**alert("e", "A"), "event_id": text})
+    assert isinstance(errors, list) and errors[0].loc == "event_id"
+
+
+def test_over_long_strings_are_refused() -> None:
+    record = alert("e", "A")
+    record["payload"]["asset"] = "x" * 501
+    errors = validate_event("security", record)
+    assert isinstance(errors, list) and errors[0].loc == "payload.asset"
+    errors = validate_event("security", {**alert("e", "A"), "event_id": "e" * 201})
+    assert isinstance(errors, list) and errors[0].loc == "event_id"
+
+
+def test_a_record_with_thousands_of_unknown_fields_gets_a_bounded_error_list() -> None:
+    record = {**filing("e", "F"), **{f"x{i}" * 100: 1 for i in range(5000)}}
+    errors = validate_event("filings", record)
+    assert isinstance(errors, list) and len(errors) == 51
+    assert errors[-1].msg == "... and 4950 more errors in this record"
+    assert all(len(e.loc) <= 103 for e in errors)
+
+
+def test_a_key_with_a_lone_surrogate_is_refused_in_words_that_encode() -> None:
+    errors = validate_event("filings", {**filing("e", "F"), "k\ud800": 1})
+    assert isinstance(errors, list) and "lone UTF-16 surrogate" in errors[0].msg
+    str(errors[0]).encode()  # would raise if the surrogate came through
