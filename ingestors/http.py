@@ -4,6 +4,12 @@ Answers per record. Status: 200 all accepted; 207 some refused (the rest are
 stored); 422 none accepted; 400 the body as a whole is unreadable; 401 bad token;
 413 too large; 503 the broker did not acknowledge (retry the whole request:
 records already stored are de-duplicated by event id).
+
+No input answers 5xx but that 503: every error is an RFC 9457 problem
+(`ioc.api.problems`), and whatever is refused is dead-lettered (refused records, and
+unreadable bodies, which the 400 marks `"dead_lettered": true`) or refused whole
+before anything was taken (401, 404, 413, unknown `format`), so nothing is dropped
+without the sender being told.
 """
 
 from __future__ import annotations
@@ -13,13 +19,14 @@ import secrets
 from typing import Annotated, Any
 
 from aiokafka.errors import KafkaError
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
 
 from ingestors import metrics
-from ingestors.body import BodyError, decompress, parse_records
+from ingestors.body import BodyError, TooManyRecords, decompress, parse_records
 from ingestors.formats import UnknownFormat, adapter_for
 from ingestors.publisher import Publisher, Rejected
+from ioc.api.problems import Problem, problem
 from ioc.config import SOURCES, Settings
 from ioc.events import Event
 
@@ -40,19 +47,43 @@ def _publisher(request: Request) -> Publisher:
 async def require_token(
     request: Request, authorization: Annotated[str | None, Header()] = None
 ) -> None:
-    expected = _settings(request).ingest_token
+    expected = _settings(request).ingest_token.encode()
     scheme, _, token = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not secrets.compare_digest(token.strip(), expected):
-        raise HTTPException(
+    # As bytes: compare_digest refuses str with non-ASCII characters (a header may have any).
+    if scheme.lower() != "bearer" or not secrets.compare_digest(
+        token.strip().encode("utf-8", "surrogateescape"), expected
+    ):
+        raise Problem(
             401,
             "missing or wrong bearer token: send 'Authorization: Bearer <IOC_INGEST_TOKEN>'",
+            type="unauthorized",
             headers={"WWW-Authenticate": "Bearer"},
         )
 
 
-def _fail(source: str, status: int, message: str, **headers: str) -> JSONResponse:
-    metrics.REQUESTS.labels(source=source, status=str(status)).inc()
-    return JSONResponse({"error": message}, status_code=status, headers=headers or None)
+def _fail(source: str, status: int, message: str, type: str, **extra: Any) -> JSONResponse:
+    label = source if source in SOURCES else "unknown"  # no label per made-up source
+    metrics.REQUESTS.labels(source=label, status=str(status)).inc()
+    headers = {"Retry-After": str(extra["retry_after"])} if "retry_after" in extra else None
+    return problem(status, message, type=type, headers=headers, **extra)
+
+
+def _content_length(request: Request) -> int | None:
+    declared = request.headers.get("content-length", "").strip()
+    # isdigit() alone would take "²" (and int() then raise): ASCII digits only.
+    return int(declared) if declared.isascii() and declared.isdigit() else None
+
+
+async def _read_body(request: Request, limit: int) -> bytes | None:
+    """The body, or None as soon as it is over `limit` bytes (never holding more)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 @router.post("/ingest/{source}", dependencies=[Depends(require_token)])
@@ -64,24 +95,33 @@ async def ingest(
 ) -> JSONResponse:
     settings = _settings(request)
     if source not in SOURCES:
-        return _fail(source, 404, f"unknown source {source!r}; use one of: {', '.join(SOURCES)}")
+        shown = source if len(source) <= 100 else source[:100] + "..."
+        return _fail(
+            source, 404, f"unknown source {shown!r}; use one of: {', '.join(SOURCES)}",
+            "unknown-source",
+        )  # fmt: skip
     try:
         format_name, adapter = adapter_for(format)
     except UnknownFormat as error:
-        return _fail(source, 400, str(error))
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > settings.ingest_max_body_bytes:
-        return _fail(source, 413, f"body over {settings.ingest_max_body_bytes} bytes; split it")
-    body = await request.body()
-    if len(body) > settings.ingest_max_body_bytes:
-        return _fail(source, 413, f"body over {settings.ingest_max_body_bytes} bytes; split it")
+        return _fail(source, 400, str(error), "unknown-format", dead_lettered=False)
+    limit = settings.ingest_max_body_bytes
+    too_large = f"body over {limit} bytes; split it"
+    declared = _content_length(request)
+    if declared is not None and declared > limit:
+        return _fail(source, 413, too_large, "body-too-large", limit=limit)
+    body = await _read_body(request, limit)
+    if body is None:
+        return _fail(source, 413, too_large, "body-too-large", limit=limit)
     try:
-        records = parse_records(decompress(body, content_encoding, settings.ingest_max_body_bytes))
+        records = parse_records(
+            decompress(body, content_encoding, limit), settings.ingest_max_records
+        )
+    except TooManyRecords as error:
+        return _fail(source, 413, str(error), "too-many-records", limit=settings.ingest_max_records)
     except BodyError as error:
-        await _dead_letter_body(request, source, body, str(error))
-        return _fail(source, 400, str(error))
-    if len(records) > settings.ingest_max_records:
-        return _fail(source, 413, f"more than {settings.ingest_max_records} records; split them")
+        if not await _dead_letter_body(request, source, body, str(error)):
+            return _broker_unavailable(source)
+        return _fail(source, 400, str(error), "unreadable-body", dead_lettered=True)
 
     accepted: list[Event] = []
     rejected: list[Rejected] = []
@@ -102,12 +142,7 @@ async def ingest(
         await _publisher(request).publish(accepted, rejected)
     except KafkaError as error:
         log.warning("broker did not acknowledge %d records: %s", len(records), error)
-        return _fail(
-            source, 503,
-            f"the broker did not acknowledge ({type(error).__name__}); nothing is lost by "
-            "retrying the whole request, records already stored are de-duplicated",
-            **{"Retry-After": "5"},
-        )  # fmt: skip
+        return _broker_unavailable(source, error)
 
     metrics.RECORDS.labels(source, format_name, "accepted").inc(len(accepted))
     metrics.RECORDS.labels(source, format_name, "rejected").inc(len(rejected))
@@ -125,8 +160,20 @@ async def ingest(
     )
 
 
-async def _dead_letter_body(request: Request, source: str, body: bytes, reason: str) -> None:
-    """Keep an unreadable body on the dead-letter topic, so nothing sent is ever lost."""
+def _broker_unavailable(source: str, error: KafkaError | None = None) -> JSONResponse:
+    what = f" ({type(error).__name__})" if error is not None else ""
+    return _fail(
+        source, 503,
+        f"the broker did not acknowledge{what}; nothing is lost by retrying the whole "
+        "request, records already stored are de-duplicated",
+        "broker-unavailable", retry_after=5,
+    )  # fmt: skip
+
+
+async def _dead_letter_body(request: Request, source: str, body: bytes, reason: str) -> bool:
+    """Keep an unreadable body on the dead-letter topic (its first 256 KiB, as hex, with
+    its length and sha256); False when the broker did not take it, so the sender is told
+    to retry rather than have the body vanish."""
     try:
         await _publisher(request).publish(
             [],
@@ -134,11 +181,14 @@ async def _dead_letter_body(request: Request, source: str, body: bytes, reason: 
                 Rejected(
                     source=source,
                     errors=[reason],
-                    raw=body[:1_000_000].hex(),
+                    raw=body,
                     reason="unreadable_body",
+                    raw_encoding="hex",
                 )
             ],
         )
-        metrics.RECORDS.labels(source, "body", "rejected").inc()
     except KafkaError as error:
         log.warning("could not dead-letter an unreadable body: %s", error)
+        return False
+    metrics.RECORDS.labels(source, "body", "rejected").inc()
+    return True

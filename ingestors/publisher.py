@@ -17,6 +17,7 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
@@ -30,10 +31,17 @@ Message = tuple[bytes | None, bytes]  # (key, value)
 
 @dataclass(frozen=True, slots=True)
 class Rejected:
+    """A refused record (or a whole unreadable body) for the dead-letter topic.
+
+    `raw` is kept as text, or as hex with `raw_encoding="hex"`; either way bounded by
+    `dead_letter_value`, so a large input cannot make the dead-letter send itself fail.
+    """
+
     source: str
     errors: list[str]
-    raw: str
+    raw: str | bytes
     reason: str = "invalid_record"
+    raw_encoding: Literal["text", "hex"] = "text"
 
 
 class Publisher:
@@ -55,7 +63,12 @@ class Publisher:
                 (
                     None,
                     dead_letter_value(
-                        stage="ingest", source=r.source, reason=r.reason, errors=r.errors, raw=r.raw
+                        stage="ingest",
+                        source=r.source,
+                        reason=r.reason,
+                        errors=r.errors,
+                        raw=r.raw,
+                        raw_encoding=r.raw_encoding,
                     ),
                 )
             )

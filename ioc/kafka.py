@@ -8,9 +8,10 @@ removed by the processor's unique event id.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
-from typing import Any
+from typing import Any, Literal
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -88,14 +89,58 @@ def make_consumer(settings: Settings, *topics: str, **overrides: Any) -> AIOKafk
     return AIOKafkaConsumer(*topics, **options)
 
 
+# What a dead letter keeps of its input: enough to repair or replay most records, and
+# always under Kafka's default 1 MiB request size, so dead-lettering cannot itself fail
+# on size (a record that is too large would be lost, not kept).
+DEAD_LETTER_RAW_MAX_BYTES = 256 * 1024
+DEAD_LETTER_MAX_ERRORS = 100
+DEAD_LETTER_MAX_ERROR_CHARS = 1000
+_DEAD_LETTER_MAX_VALUE = 900 * 1024
+
+
 def dead_letter_value(
-    *, stage: str, source: str, reason: str, errors: list[str], raw: bytes | str | Any
+    *,
+    stage: str,
+    source: str,
+    reason: str,
+    errors: list[str],
+    raw: bytes | str | Any,
+    raw_encoding: Literal["text", "hex"] = "text",
 ) -> bytes:
-    """The dead-letter record: the raw input beside why it was refused, for later repair."""
-    if isinstance(raw, bytes):
-        raw = raw.decode("utf-8", errors="replace")
-    return json.dumps(
-        {"stage": stage, "source": source, "reason": reason, "errors": errors, "raw": raw},
-        ensure_ascii=False,
-        default=str,
-    ).encode()
+    """The dead-letter record: the raw input beside why it was refused, for later repair.
+
+    `raw` is kept as text (bytes decoded as UTF-8, invalid bytes replaced) or, with
+    `raw_encoding="hex"`, as the hex of the bytes (an unreadable body, e.g. bad gzip).
+    At most DEAD_LETTER_RAW_MAX_BYTES of it are kept; `raw_bytes` and `raw_sha256` are
+    always those of the whole input, and `raw_truncated` says whether some was cut.
+    """
+    if raw_encoding == "hex":
+        data = raw if isinstance(raw, bytes) else str(raw).encode("utf-8", "backslashreplace")
+    elif isinstance(raw, bytes):
+        data = raw.decode("utf-8", errors="replace").encode()
+    else:
+        data = str(raw).encode("utf-8", "backslashreplace")  # a lone surrogate is no crash
+    kept_errors = [e[:DEAD_LETTER_MAX_ERROR_CHARS] for e in errors[:DEAD_LETTER_MAX_ERRORS]]
+    if len(errors) > DEAD_LETTER_MAX_ERRORS:
+        kept_errors.append(f"... and {len(errors) - DEAD_LETTER_MAX_ERRORS} more errors")
+    letter = {
+        "stage": stage,
+        "source": source,
+        "reason": reason,
+        "errors": kept_errors,
+        "raw": "",
+        "raw_encoding": raw_encoding,
+        "raw_bytes": len(data),
+        "raw_sha256": hashlib.sha256(data).hexdigest(),
+        "raw_truncated": False,
+    }
+    limit = DEAD_LETTER_RAW_MAX_BYTES
+    while True:
+        kept = data[:limit]
+        letter["raw"] = kept.hex() if raw_encoding == "hex" else kept.decode("utf-8", "ignore")
+        letter["raw_truncated"] = len(kept) < len(data)
+        value = json.dumps(letter, ensure_ascii=False).encode("utf-8", "backslashreplace")
+        # JSON escapes can make text up to six times longer (control characters): cut more.
+        if len(value) <= _DEAD_LETTER_MAX_VALUE or limit == 0:
+            return value
+        limit //= 2

@@ -16,7 +16,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ingestors import http as ingest_http
 from ingestors.publisher import Publisher
+from ioc.api.health_monitor import HealthMonitor
 from ioc.api.live import LiveHub
+from ioc.api.problems import install_problem_handlers, problem
 from ioc.api.routes import health, kpis, live, wall
 from ioc.config import Settings
 from ioc.db import DATABASE_UNAVAILABLE
@@ -60,11 +62,14 @@ def create_app(settings: Settings, *, with_ingest: bool = True, with_api: bool =
         app.state.pool = pool
         app.state.publisher = Publisher(producer, settings)
         app.state.hub = hub = LiveHub(settings)
+        app.state.monitor = monitor = HealthMonitor(settings, pool, producer, hub)
         if with_api:
             hub.start()
+            monitor.start()
         try:
             yield
         finally:
+            await monitor.stop()
             await hub.stop()
             await producer.stop()
             await pool.close()
@@ -75,6 +80,7 @@ def create_app(settings: Settings, *, with_ingest: bool = True, with_api: bool =
         lifespan=lifespan,
     )
     app.state.settings = settings
+    install_problem_handlers(app)
     app.include_router(health.router)
     if with_ingest:
         app.include_router(ingest_http.router)
@@ -84,10 +90,12 @@ def create_app(settings: Settings, *, with_ingest: bool = True, with_api: bool =
         app.include_router(wall.router)
 
     async def database_unavailable(request: Request, error: Exception) -> JSONResponse:
-        return JSONResponse(
-            {"error": f"the database is unreachable ({type(error).__name__}); retry shortly"},
-            status_code=503,
+        return problem(
+            503,
+            f"the database is unreachable ({type(error).__name__}); retry shortly",
+            type="database-unavailable",
             headers={"Retry-After": "5"},
+            retry_after=5,
         )
 
     for error_type in DATABASE_UNAVAILABLE:

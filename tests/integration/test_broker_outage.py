@@ -37,7 +37,8 @@ async def test_ingest_answers_503_while_the_broker_is_down(
             started = time.monotonic()
             response = await http.post("/ingest/filings", json=[filing("b", "F-2")])
             assert response.status_code == 503, response.text
-            assert "retrying the whole request" in response.json()["error"]
+            assert "retrying the whole request" in response.json()["detail"]
+            assert response.json()["type"] == "urn:ioc:problem:broker-unavailable"
             assert response.headers["Retry-After"] == "5"
             assert time.monotonic() - started < 30, "the refusal must not hang"
             ready = await http.get("/readyz")

@@ -123,26 +123,33 @@ async def test_bad_input_gets_clear_errors_and_goes_to_the_dead_letter_topic(
 
             response = await http.post("/ingest/filings", content=b"[{broken")
             assert response.status_code == 400
-            assert "not valid JSON" in response.json()["error"]
+            assert response.headers["content-type"] == "application/problem+json"
+            problem = response.json()
+            assert problem["type"] == "urn:ioc:problem:unreadable-body"
+            assert problem["status"] == 400 and problem["dead_lettered"] is True
+            assert "not valid JSON" in problem["detail"]
 
             unauthorised = await http.post(
                 "/ingest/filings", json=[], headers={"Authorization": "Bearer wrong"}
             )
             assert unauthorised.status_code == 401
             assert "IOC_INGEST_TOKEN" in unauthorised.json()["detail"]
-            assert (await http.post("/ingest/weather", json=[])).status_code == 404
+            assert unauthorised.json()["status"] == 401
+            unknown_source = await http.post("/ingest/weather", json=[])
+            assert unknown_source.status_code == 404
+            assert unknown_source.json()["type"] == "urn:ioc:problem:unknown-source"
 
             too_big = await http.post("/ingest/filings", content=b" " * 20001)
-            assert too_big.status_code == 413 and "split" in too_big.json()["error"]
+            assert too_big.status_code == 413 and "split" in too_big.json()["detail"]
             too_many = await http.post("/ingest/filings", json=[{}] * 51)
-            assert too_many.status_code == 413 and "50 records" in too_many.json()["error"]
+            assert too_many.status_code == 413 and "50 records" in too_many.json()["detail"]
             bomb = gzip.compress(b" " * 100_000)
             response = await http.post(
                 "/ingest/filings", content=bomb, headers={"Content-Encoding": "gzip"}
             )
-            assert response.status_code == 400 and "larger than" in response.json()["error"]
+            assert response.status_code == 400 and "larger than" in response.json()["detail"]
             unknown = await http.post("/ingest/security?format=nmap", json=[])
-            assert unknown.status_code == 400 and "canonical" in unknown.json()["error"]
+            assert unknown.status_code == 400 and "canonical" in unknown.json()["detail"]
 
         records = await read_topic(settings, settings.deadletter_topic, 4, api)
         letters = [json.loads(m.value) for m in records]
