@@ -1,9 +1,17 @@
-"""`ioc up`: start the whole IOC on one machine and stop all of it on Ctrl-C or SIGTERM.
+"""`ioc up`: start the whole IOC on one machine, keep it running, stop it without losing data.
 
 With no broker or database configured it starts the embedded ones; then it creates
-the topics, applies migrations and runs `ioc serve`, `ioc process` and (unless
---no-simulate) `ioc simulate` as child processes. Every child is also told by the
-kernel to exit if this process dies without cleaning up, so nothing is orphaned.
+the topics, applies migrations and runs `ioc process`, `ioc serve` and (unless
+--no-simulate) `ioc simulate` as child processes ("roles"). Every child is also told
+by the kernel to exit if this process dies without cleaning up, so nothing is orphaned.
+
+A role that exits is restarted with backoff; a role in a crash loop stops everything
+(`ioc.restarts` decides). Each change of a role's state is written to
+`<data-dir>/roles.json` (`ioc.roles_status`) for the wall screen.
+
+Ctrl-C or SIGTERM stops in an order that loses nothing accepted: the simulator and
+`ioc serve` (ingest) first, so nothing new comes in; then the processor, which
+stores what the broker still holds before it exits; then the broker and the database.
 """
 
 from __future__ import annotations
@@ -16,7 +24,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from types import FrameType
 
 import httpx
@@ -27,17 +37,56 @@ from ioc.embedded.broker import EmbeddedBroker
 from ioc.embedded.postgres import EmbeddedPostgres
 from ioc.embedded.process import free_port, kill_with_parent, port_open
 from ioc.kafka import ensure_topics
-from ioc.runtime import Runtime, api_url, write_runtime
+from ioc.restarts import CrashLoop, RestartPolicy
+from ioc.roles_status import RolesStatus, RoleState, RoleStatus, roles_file, write_roles
+from ioc.runtime import Runtime, TokenOrigin, api_url, data_dir_token, write_runtime
 
 log = logging.getLogger(__name__)
 
 EMBEDDED_DATABASE = "ioc"
+# Waited for on top of IOC_PROCESSOR_DRAIN_S, the time `ioc process` may take on SIGTERM
+# to store what the broker holds: closing the consumer, producer and database connection.
+PROCESSOR_STOP_GRACE_S = 15.0
+PROGRESS_EVERY_S = 5.0
+TICK_S = 0.2
+
+
+class CrashLooping(Exception):
+    """A role exited too often: stop everything; the message says what to look at."""
 
 
 @dataclass
 class Child:
+    """One role: its command line (made afresh for each start) and its current run."""
+
     name: str
-    process: subprocess.Popen[bytes]
+    args: Callable[[], list[str]]
+    policy: RestartPolicy
+    process: subprocess.Popen[bytes] | None = None
+    state: RoleState = "running"
+    restarts: int = 0
+    restart_at: float = 0.0
+    last_exit_code: int | None = None
+    last_exit_at: datetime | None = None
+
+    def status(self) -> RoleStatus:
+        running = self.state == "running" and self.process is not None
+        return RoleStatus(
+            pid=self.process.pid if running and self.process else None,
+            state=self.state,
+            restarts=self.restarts,
+            last_exit_code=self.last_exit_code,
+            last_exit_at=self.last_exit_at,
+        )
+
+
+def describe_exit(code: int) -> str:
+    if code < 0:
+        try:
+            return f"signal {signal.Signals(-code).name} (code {code})"
+        except ValueError:
+            return f"signal {-code} (code {code})"
+    return f"code {code}"
 
 
 @dataclass
@@ -45,28 +94,49 @@ class Supervisor:
     settings: Settings
     simulate: bool = True
     simulate_rate: float = 10.0
+    clock: Callable[[], float] = time.monotonic
     broker: EmbeddedBroker | None = None
     postgres: EmbeddedPostgres | None = None
-    children: list[Child] = field(default_factory=list)
+    children: dict[str, Child] = field(default_factory=dict)
+    _env: dict[str, str] = field(default_factory=dict)
     _stop_requested: bool = False
+    _stopping: bool = False
+    _force: bool = False
     _wrote_runtime: bool = False
+    _wrote_roles: bool = False
 
     def run(self) -> int:
-        """Start everything, wait for a signal or a failing child, stop everything."""
+        """Start everything, keep the roles running until a signal or a crash loop, stop."""
         for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, self._request_stop)
+            signal.signal(sig, self._on_signal)
+        failure = ""
         try:
             self._start()
-            return self._watch()
+            self._watch()
+            return 0
+        except CrashLooping as error:
+            failure = f"ioc up: stopping: {error}"
+            log.error("%s", failure)
+            return 1
         except Exception as error:
             log.error("ioc up failed: %s", error)
             return 1
         finally:
             self._stop()
+            if failure:  # the last line on the terminal says what to look at
+                print(failure, file=sys.stderr, flush=True)
 
-    def _request_stop(self, signum: int, frame: FrameType | None) -> None:
-        log.info("received %s; stopping", signal.Signals(signum).name)
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        name = signal.Signals(signum).name
+        if self._stopping:
+            if not self._force:
+                log.warning("received %s again; not waiting any longer for the processor", name)
+            self._force = True
+            return
+        log.info("received %s; stopping", name)
         self._stop_requested = True
+
+    # -- starting -------------------------------------------------------------------
 
     def _start(self) -> None:
         s = self.settings
@@ -87,32 +157,34 @@ class Supervisor:
             update={"kafka_bootstrap": kafka, "database_url": database}
         )
         asyncio.run(self._prepare(s))
-        s, generated = s.with_ingest_token()
+        s, token_origin = data_dir_token(s)
         self.settings = s = s.model_copy(
             update={
                 "api_url": api_url(s),
                 "processor_metrics_port": s.processor_metrics_port or free_port(),
             }
         )
-        token = s.ingest_token
-        env = {**os.environ, **s.environment()}
-        self._spawn("process", ["process"], env)
-        self._spawn("serve", ["serve"], env)
+        self._env = {**os.environ, **s.environment()}
+        self._add("process", lambda: ["process"])
+        self._add("serve", lambda: ["serve"])
         self._wait_ready(api_url(s))
+        if self._stop_requested:
+            return
         if self.simulate:
-            seed = random.SystemRandom().randrange(1, 2**31)
-            self._spawn(
+            rate = str(self.simulate_rate)
+            # A new seed for every start, so a restarted simulator sends new events.
+            self._add(
                 "simulate",
-                ["simulate", "--seed", str(seed), "--rate", str(self.simulate_rate)],
-                env,
-            )
+                lambda: ["simulate", "--seed", str(random.SystemRandom().randrange(1, 2**31)),
+                         "--rate", rate],
+            )  # fmt: skip
         write_runtime(
             s.runtime_file,
             Runtime(api_url=api_url(s), kafka_bootstrap=kafka, database_url=database,
-                    ingest_token=token, pid=os.getpid()),
+                    ingest_token=s.ingest_token, pid=os.getpid()),
         )  # fmt: skip
         self._wrote_runtime = True
-        self._announce(generated)
+        self._announce(token_origin)
 
     async def _prepare(self, s: Settings) -> None:
         await ensure_database(s.database_url)
@@ -123,23 +195,30 @@ class Supervisor:
         if created:
             log.info("created topics: %s", ", ".join(created))
 
-    def _spawn(self, name: str, args: list[str], env: dict[str, str]) -> None:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "ioc", *args],
-            env=env,
+    def _add(self, name: str, args: Callable[[], list[str]]) -> None:
+        child = Child(name, args, RestartPolicy(self.clock))
+        self.children[name] = child
+        self._launch(child)
+        log.info("started ioc %s (pid %d)", name, child.process.pid if child.process else 0)
+
+    def _launch(self, child: Child) -> None:
+        child.process = subprocess.Popen(
+            [sys.executable, "-m", "ioc", *child.args()],
+            env=self._env,
             preexec_fn=kill_with_parent(),
             # Own session: a Ctrl-C in the terminal reaches only `ioc up`, which then
-            # stops the roles before the broker and the database they still talk to.
+            # stops the roles in order, before the broker and the database.
             start_new_session=True,
         )
-        self.children.append(Child(name, process))
-        log.info("started ioc %s (pid %d)", name, process.pid)
+        child.state = "running"
+        child.policy.started()
+        self._write_roles()
 
     def _wait_ready(self, url: str, timeout: float = 90.0) -> None:
         deadline = time.monotonic() + timeout
         last = "no answer"
         while time.monotonic() < deadline and not self._stop_requested:
-            self._check_children()
+            self._tend()
             try:
                 response = httpx.get(f"{url}/readyz", timeout=2)
                 if response.status_code == 200:
@@ -151,9 +230,16 @@ class Supervisor:
         if not self._stop_requested:
             raise RuntimeError(f"the API did not become ready in {timeout}s: {last}")
 
-    def _announce(self, token_generated: bool) -> None:
+    def _announce(self, token_origin: TokenOrigin) -> None:
         s = self.settings
         url = api_url(s)
+        token_note = {
+            "set": "  (from IOC_INGEST_TOKEN)",
+            "reused": f"  (reused from {s.data_dir / 'ingest-token'}; "
+            "set IOC_INGEST_TOKEN to choose)",
+            "generated": f"  (generated now, kept in {s.data_dir / 'ingest-token'}; "
+            "set IOC_INGEST_TOKEN to choose)",
+        }[token_origin]
         lines = [
             "",
             "IOC is up.",
@@ -166,50 +252,140 @@ class Supervisor:
             + ("  (embedded, in memory)" if self.broker else ""),
             f"  PostgreSQL     {s.database_url}"
             + (f"  (embedded, data in {s.data_dir / 'postgres'})" if self.postgres else ""),
-            f"  ingest token   {s.ingest_token}"
-            + ("  (generated; set IOC_INGEST_TOKEN to choose)" if token_generated else ""),
+            f"  ingest token   {s.ingest_token}{token_note}",
             f"  runtime file   {s.runtime_file}",
+            f"  role status    {roles_file(s.data_dir)}",
             "  processes      "
-            + ", ".join(f"{c.name} (pid {c.process.pid})" for c in self.children),
+            + ", ".join(f"{c.name} (pid {c.process.pid})" for c in self._running() if c.process),
             "Press Ctrl-C to stop everything.",
             "",
         ]
         print("\n".join(lines), flush=True)
 
-    def _check_children(self) -> None:
-        for child in self.children:
-            code = child.process.poll()
-            if code is not None:
-                raise RuntimeError(f"ioc {child.name} exited with code {code}; see its log above")
+    # -- keeping the roles running ----------------------------------------------------
 
-    def _watch(self) -> int:
+    def _running(self) -> list[Child]:
+        return [c for c in self.children.values() if c.process and c.state == "running"]
+
+    def _watch(self) -> None:
         while not self._stop_requested:
-            try:
-                self._check_children()
-            except RuntimeError as error:
-                log.error("%s; stopping everything", error)
-                return 1
-            time.sleep(0.5)
-        return 0
+            self._tend()
+            time.sleep(TICK_S)
+
+    def _tend(self) -> None:
+        """One look at every role: note exits, restart those whose backoff is over."""
+        for child in self.children.values():
+            if self._stop_requested:
+                return
+            if child.state == "running" and child.process is not None:
+                code = child.process.poll()
+                if code is not None:
+                    self._exited(child, code)
+            elif child.state == "restarting" and self.clock() >= child.restart_at:
+                child.restarts += 1
+                self._launch(child)
+                pid = child.process.pid if child.process else 0
+                log.warning("restarted ioc %s: pid %d, restart %d", child.name, pid, child.restarts)
+
+    def _exited(self, child: Child, code: int) -> None:
+        pid = child.process.pid if child.process else 0
+        child.last_exit_code = code
+        child.last_exit_at = datetime.now(UTC)
+        decision = child.policy.exited()
+        if isinstance(decision, CrashLoop):
+            child.state = "stopped"
+            self._write_roles()
+            raise CrashLooping(
+                f"ioc {child.name} exited {decision.exits} times within "
+                f"{decision.window_s:.0f} s, last with {describe_exit(code)}; see its output "
+                f"above (lines with [{child.name}] or starting 'ioc {child.name}:')"
+            )
+        child.state = "restarting"
+        child.restart_at = self.clock() + decision.delay_s
+        self._write_roles()
+        log.warning(
+            "ioc %s (pid %d) exited with %s; restarting it in %g s (restart %d)",
+            child.name, pid, describe_exit(code), decision.delay_s, child.restarts + 1,
+        )  # fmt: skip
+
+    def _write_roles(self) -> None:
+        status = RolesStatus(
+            updated_at=datetime.now(UTC),
+            supervisor_pid=os.getpid(),
+            roles={name: child.status() for name, child in self.children.items()},
+        )
+        write_roles(roles_file(self.settings.data_dir), status)
+        self._wrote_roles = True
+
+    # -- stopping ---------------------------------------------------------------------
 
     def _stop(self) -> None:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, signal.SIG_IGN)
-        for child in reversed(self.children):
-            if child.process.poll() is None:
-                child.process.terminate()
-        for child in reversed(self.children):
-            try:
-                child.process.wait(15)
-            except subprocess.TimeoutExpired:
-                log.warning("ioc %s did not stop in 15s; killing it", child.name)
-                child.process.kill()
-                child.process.wait()
-        if self.postgres is not None:
-            self.postgres.stop()
+        self._stopping = True
+        # Ingest first, so that nothing new is accepted while the processor drains.
+        for name, timeout in (("simulate", 10.0), ("serve", 15.0)):
+            if name in self.children:
+                self._stop_role(self.children[name], timeout)
+        if "process" in self.children:
+            self._stop_processor(self.children["process"])
         if self.broker is not None:
             self.broker.stop()
+        if self.postgres is not None:
+            self.postgres.stop()
         if self._wrote_runtime:
             self.settings.runtime_file.unlink(missing_ok=True)
+        if self._wrote_roles:
+            roles_file(self.settings.data_dir).unlink(missing_ok=True)
         if self.children or self.postgres or self.broker:
             print("IOC stopped.", flush=True)
+
+    def _stopped(self, child: Child) -> None:
+        child.state = "stopped"
+        self._write_roles()
+
+    def _stop_role(self, child: Child, timeout: float) -> None:
+        process = child.process
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                log.warning("ioc %s did not stop in %g s; killing it", child.name, timeout)
+                process.kill()
+                process.wait()
+        self._stopped(child)
+
+    def _stop_processor(self, child: Child) -> None:
+        """SIGTERM, then wait while it stores what the broker holds (bounded), then kill."""
+        process = child.process
+        if child.state != "running" or process is None or process.poll() is not None:
+            if self.broker is not None:
+                log.warning(
+                    "the processor is not running, so events the embedded broker holds that "
+                    "were not stored yet (if any) are lost with it"
+                )
+            self._stopped(child)
+            return
+        bound = self.settings.processor_drain_s + PROCESSOR_STOP_GRACE_S
+        process.terminate()
+        log.info("waiting for the processor to store what the broker holds… (at most %g s)", bound)
+        started = time.monotonic()
+        next_progress = started + PROGRESS_EVERY_S
+        while process.poll() is None:
+            now = time.monotonic()
+            if self._force or now - started >= bound:
+                if not self._force:
+                    log.warning("the processor did not stop in %g s; killing it", bound)
+                process.kill()
+                process.wait()
+                break
+            if now >= next_progress:
+                log.info(
+                    "still waiting for the processor to store what the broker holds… "
+                    "(%d s of at most %g s)",
+                    now - started, bound,
+                )  # fmt: skip
+                next_progress += PROGRESS_EVERY_S
+            time.sleep(TICK_S)
+        if process.returncode not in (0, -signal.SIGTERM):
+            log.warning("the processor exited with %s", describe_exit(process.returncode))
+        self._stopped(child)

@@ -10,43 +10,22 @@ import sys
 from pathlib import Path
 
 import httpx
-import psutil
 import pytest
 
 from ioc.config import Settings
 from ioc.embedded.process import free_port
+from ioc.roles_status import read_roles
 from ioc.runtime import Runtime, read_runtime
 from tests.conftest import role_env
+from tests.integration.up import all_gone, descendants, start_up, up_env
 from tests.roles import Role, wait_until
 
 pytestmark = pytest.mark.integration
 
 
-def _env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("IOC_")}
-
-
-def _up(data_dir: Path, port: int, log: Path, *extra: str) -> Role:
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "ioc", "up", "--data-dir", str(data_dir), "--port", str(port),
-             *extra],
-            env=_env(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-    return Role("up", process, log)
-
-
-def _descendants(pid: int) -> list[psutil.Process]:
-    return psutil.Process(pid).children(recursive=True)
-
-
-def _all_gone(processes: list[psutil.Process]) -> bool:
-    return not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in processes)
-
-
 def test_up_runs_everything_and_stops_everything(tmp_path: Path) -> None:
     data_dir, port = tmp_path / "data", free_port()
-    up = _up(data_dir, port, tmp_path / "up.log", "--rate", "50")
+    up = start_up(data_dir, port, tmp_path / "up.log", "--rate", "50")
     try:
         runtime = wait_until(
             lambda: read_runtime(data_dir / "runtime.json"), 120, "runtime.json", up
@@ -60,8 +39,14 @@ def test_up_runs_everything_and_stops_everything(tmp_path: Path) -> None:
             "IOC is up.",
             f"wall screen    http://127.0.0.1:{port}/",
             "(embedded, in memory)",
+            f"(generated now, kept in {data_dir / 'ingest-token'}",
         ):
             assert line in log
+        roles = read_roles(data_dir / "roles.json")
+        assert roles is not None and roles.supervisor_pid == up.process.pid
+        assert set(roles.roles) == {"process", "serve", "simulate"}
+        assert not roles.not_running()
+        assert all(r.pid and r.restarts == 0 for r in roles.roles.values()), roles
 
         api = runtime.api_url
         assert httpx.get(f"{api}/readyz").json()["ready"] is True
@@ -75,18 +60,19 @@ def test_up_runs_everything_and_stops_everything(tmp_path: Path) -> None:
         sent = subprocess.run(
             [sys.executable, "-m", "ioc", "simulate", "--seed", "99", "--count", "40",
              "--data-dir", str(data_dir)],
-            env=_env(), capture_output=True, text=True, timeout=120,
+            env=up_env(), capture_output=True, text=True, timeout=120,
         )  # fmt: skip
         assert sent.returncode == 0, sent.stderr
         assert "40 accepted, 0 rejected" in sent.stderr
 
-        children = _descendants(up.process.pid)
+        children = descendants(up.process.pid)
         names = {p.name() for p in children}
         assert any("postgres" in n for n in names) and any("tansu" in n for n in names), names
         up.process.send_signal(signal.SIGTERM)
         assert up.process.wait(60) == 0
-        wait_until(lambda: _all_gone(children), 15, "every child stopped")
+        wait_until(lambda: all_gone(children), 15, "every child stopped")
         assert not (data_dir / "runtime.json").exists()
+        assert not (data_dir / "roles.json").exists()
         assert "IOC stopped." in up.log()
     finally:
         if up.process.poll() is None:
@@ -95,17 +81,17 @@ def test_up_runs_everything_and_stops_everything(tmp_path: Path) -> None:
 
 def test_up_killed_outright_orphans_nothing_and_restarts_on_its_data(tmp_path: Path) -> None:
     data_dir, port = tmp_path / "data", free_port()
-    up = _up(data_dir, port, tmp_path / "up.log", "--no-simulate")
+    up = start_up(data_dir, port, tmp_path / "up.log", "--no-simulate")
     try:
-        wait_until(lambda: read_runtime(data_dir / "runtime.json"), 120, "runtime.json", up)
-        children = _descendants(up.process.pid)
+        first = wait_until(lambda: read_runtime(data_dir / "runtime.json"), 120, "runtime.json", up)
+        children = descendants(up.process.pid)
         assert len(children) >= 4  # broker, postgres, serve, process
         up.process.kill()
         up.process.wait(10)
-        wait_until(lambda: _all_gone(children), 30, "children to follow their parent")
+        wait_until(lambda: all_gone(children), 30, "children to follow their parent")
 
         # The stale runtime.json and postmaster.pid left behind do not stop a restart.
-        again = _up(data_dir, port, tmp_path / "up2.log", "--no-simulate")
+        again = start_up(data_dir, port, tmp_path / "up2.log", "--no-simulate")
         try:
 
             def restarted() -> Runtime | None:
@@ -114,6 +100,9 @@ def test_up_killed_outright_orphans_nothing_and_restarts_on_its_data(tmp_path: P
 
             runtime = wait_until(restarted, 120, "restart", again)
             assert httpx.get(f"{runtime.api_url}/readyz").json()["ready"] is True
+            # The data directory keeps its generated ingest token, and the banner says so.
+            assert runtime.ingest_token == first.ingest_token
+            assert f"(reused from {data_dir / 'ingest-token'}" in again.log()
             # Ctrl-C in a terminal signals the whole process group at once.
             os.killpg(again.process.pid, signal.SIGINT)
             assert again.process.wait(60) == 0
@@ -147,7 +136,7 @@ def test_up_uses_the_configured_broker_and_database_instead_of_its_own(
         )
         assert runtime.kafka_bootstrap == settings.kafka_bootstrap
         assert runtime.database_url == settings.database_url
-        names = {p.name() for p in _descendants(up.process.pid)}
+        names = {p.name() for p in descendants(up.process.pid)}
         assert not any("postgres" in n or "tansu" in n for n in names), names
         assert "(embedded" not in up.log()
         wait_until(
