@@ -130,7 +130,9 @@ class Supervisor:
         name = signal.Signals(signum).name
         if self._stopping:
             if not self._force:
-                log.warning("received %s again; not waiting any longer for the processor", name)
+                log.warning(
+                    "received %s again; telling the processor to stop without draining", name
+                )
             self._force = True
             return
         log.info("received %s; stopping", name)
@@ -367,22 +369,29 @@ class Supervisor:
             return
         bound = self.settings.processor_drain_s + PROCESSOR_STOP_GRACE_S
         process.terminate()
-        log.info("waiting for the processor to store what the broker holds… (at most %g s)", bound)
+        log.info(
+            "waiting for the processor to store what the broker holds… (at most %.0f s)", bound
+        )  # fmt: skip
         started = time.monotonic()
         next_progress = started + PROGRESS_EVERY_S
+        forced = False
         while process.poll() is None:
             now = time.monotonic()
-            if self._force or now - started >= bound:
-                if not self._force:
-                    log.warning("the processor did not stop in %g s; killing it", bound)
+            if self._force and not forced:
+                # A second signal makes the processor stop after its current batch;
+                # what it has not stored stays in the broker (and is lost if embedded).
+                forced = True
+                process.terminate()
+                bound = min(bound, now - started + PROCESSOR_STOP_GRACE_S)
+            if now - started >= bound:
+                log.warning("the processor did not stop in %.0f s; killing it", bound)
                 process.kill()
                 process.wait()
                 break
             if now >= next_progress:
                 log.info(
-                    "still waiting for the processor to store what the broker holds… "
-                    "(%d s of at most %g s)",
-                    now - started, bound,
+                    "still waiting for the processor to %s… (%.0f s of at most %.0f s)",
+                    "stop" if forced else "store what the broker holds", now - started, bound,
                 )  # fmt: skip
                 next_progress += PROGRESS_EVERY_S
             time.sleep(TICK_S)

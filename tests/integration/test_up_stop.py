@@ -14,7 +14,7 @@ import pytest
 
 from ioc.embedded.process import free_port
 from ioc.runtime import Runtime, read_runtime
-from tests.integration.up import start_up
+from tests.integration.up import start_up, up_env
 from tests.records import filing
 from tests.roles import wait_until
 
@@ -74,3 +74,33 @@ def test_ctrl_c_right_after_a_burst_stores_every_accepted_event(tmp_path: Path) 
     finally:
         if again.process.poll() is None:
             again.process.kill()
+
+
+def test_a_processor_that_never_finishes_is_waited_for_within_the_bound_then_killed(
+    tmp_path: Path,
+) -> None:
+    data_dir, port = tmp_path / "data", free_port()
+    # The processor hangs in the middle of its first batch: the drain cannot finish.
+    env = up_env(IOC_FAULT_PAUSE_AT="mid_batch", IOC_PROCESSOR_DRAIN_S="1")
+    up = start_up(data_dir, port, tmp_path / "up.log", "--no-simulate", env=env)
+    try:
+        runtime = wait_until(
+            lambda: read_runtime(data_dir / "runtime.json"), 120, "runtime.json", up
+        )
+        response = httpx.post(
+            f"{runtime.api_url}/ingest/filings", json=[filing("stuck-1", "F-1")],
+            headers={"Authorization": f"Bearer {runtime.ingest_token}"},
+        )  # fmt: skip
+        assert response.status_code == 200, response.text
+        wait_until(lambda: "FAULT-PAUSE mid_batch" in up.log(), 60, "the processor stuck", up)
+        os.killpg(up.process.pid, signal.SIGINT)
+        assert up.process.wait(60) == 0
+    finally:
+        if up.process.poll() is None:
+            up.process.kill()
+    log = up.log()
+    assert "waiting for the processor to store what the broker holds… (at most 16 s)" in log
+    assert "still waiting for the processor to store what the broker holds…" in log
+    assert "the processor did not stop in 16 s; killing it" in log
+    assert "IOC stopped." in log
+    assert not (data_dir / "roles.json").exists()
