@@ -73,10 +73,10 @@ def test_a_killed_processor_is_restarted_and_the_api_stays_up(tmp_path: Path) ->
         assert up.process.wait(90) == 0
         assert not roles_path.exists()
     finally:
-        if poller is not None:
-            poller.stop()
         if up.process.poll() is None:
             up.process.kill()
+        if poller is not None:
+            poller.stop()
 
 
 def test_a_crash_loop_stops_ioc_up_and_says_what_to_look_at(tmp_path: Path) -> None:
