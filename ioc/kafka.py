@@ -16,6 +16,7 @@ from typing import Any, Literal
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.structs import TopicPartition
 
 from ioc.config import Settings
 
@@ -144,3 +145,18 @@ def dead_letter_value(
         if len(value) <= _DEAD_LETTER_MAX_VALUE or limit == 0:
             return value
         limit //= 2
+
+
+async def end_offsets(
+    consumer: AIOKafkaConsumer, partitions: list[TopicPartition]
+) -> dict[TopicPartition, int]:
+    """The offset after the last record of each partition (its high watermark).
+
+    Asks the broker (ListOffsets) and takes the larger of that and the high watermark
+    the consumer's last fetch reported: the embedded broker answers ListOffsets with
+    the base offset of the last record *batch* plus one, short of the true end when
+    that batch holds several records (ingest sends one batch per partition), while its
+    fetch responses carry the right high watermark.
+    """
+    listed = await consumer.end_offsets(partitions) if partitions else {}
+    return {tp: max(listed.get(tp, 0), consumer.highwater(tp) or 0) for tp in partitions}

@@ -41,7 +41,7 @@ from pydantic import ValidationError
 from ioc.config import Settings
 from ioc.db import DATABASE_UNAVAILABLE, describe
 from ioc.events import decode_event, field_errors
-from ioc.kafka import dead_letter_value, make_consumer, make_producer
+from ioc.kafka import dead_letter_value, end_offsets, make_consumer, make_producer
 from streams import metrics
 from streams.batch import Incoming
 from streams.progress import Progress, ProgressReporter
@@ -51,6 +51,7 @@ log = logging.getLogger(__name__)
 
 _RETRY_DELAYS = (0.5, 1, 2, 5, 10)
 _DRAIN_REPORT_S = 2.0
+_ASK_BROKER_S = 3.0
 
 Polled = Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]]
 
@@ -152,12 +153,13 @@ class Processor:
         s = self.settings
         targets: dict[TopicPartition, int] | None = None
         next_report = 0.0
+        idle = False  # the last poll returned nothing
         while True:
             if self._stopping.is_set():
                 if targets is None:
                     targets = await self._begin_drain()
                 left = await self._left(targets)
-                if left == 0:
+                if left == 0 and idle:
                     log.info("drained: everything the broker held for us is stored")
                     return
                 now = time.monotonic()
@@ -167,27 +169,29 @@ class Processor:
                         "uncommitted, for the next processor", left,
                     )  # fmt: skip
                     return
-                if now >= next_report:
+                if now >= next_report and left:
                     log.info("draining: %d records left to store", left)
                     next_report = now + _DRAIN_REPORT_S
             polled = await self.consumer.getmany(
                 timeout_ms=s.processor_poll_ms, max_records=s.processor_batch_max
             )
-            if not polled:
+            idle = not polled
+            if idle:
                 continue
             async with self._guard.lock:
                 await self._handle(polled)
 
     async def _begin_drain(self) -> dict[TopicPartition, int]:
-        """What the broker holds for our partitions now: the drain stores up to there."""
+        """What the broker holds for our partitions now: the drain stores at least that."""
         assert self.consumer is not None
         if self._drain_deadline is None:
             self._drain_deadline = time.monotonic() + self.settings.processor_drain_s
         self.progress.draining = True
-        assigned = list(self.consumer.assignment())
         try:
-            targets = dict(await self.consumer.end_offsets(assigned)) if assigned else {}
-        except KafkaError as error:
+            targets = await asyncio.wait_for(
+                end_offsets(self.consumer, list(self.consumer.assignment())), _ASK_BROKER_S
+            )
+        except (KafkaError, TimeoutError) as error:
             log.warning("cannot see the broker's end offsets (%s); not draining", error)
             return {}
         log.info(
@@ -198,13 +202,13 @@ class Processor:
         return targets
 
     async def _left(self, targets: Mapping[TopicPartition, int]) -> int:
-        """Records below `targets` not yet committed, on partitions we still own."""
+        """Records not yet committed on the partitions we still own, up to the larger of
+        `targets` and what the latest fetches say the broker holds."""
         assert self.consumer is not None
-        owned = self.consumer.assignment()
         left = 0
-        for tp, end in targets.items():
-            if tp in owned:
-                left += max(0, end - await self._committed_offset(tp))
+        for tp in self.consumer.assignment():
+            end = max(targets.get(tp, 0), self.consumer.highwater(tp) or 0)
+            left += max(0, end - await self._committed_offset(tp))
         return left
 
     async def _committed_offset(self, tp: TopicPartition) -> int:
@@ -213,17 +217,29 @@ class Processor:
             committed = await self.consumer.committed(tp)
             if committed is None:
                 committed = (await self.consumer.beginning_offsets([tp]))[tp]
-            self._committed[tp] = committed
+            # A batch may have committed while we asked: its offset is the fresher one.
+            self._committed.setdefault(tp, committed)
         return self._committed[tp]
 
     async def _lag(self) -> dict[TopicPartition, int]:
-        """Consumer lag per owned partition: end offset minus committed offset."""
+        """Consumer lag per owned partition: end offset minus committed offset.
+
+        The end is the high watermark of the consumer's latest fetch, which its background
+        fetcher keeps fresh even while the loop is stuck in a batch; the broker is asked
+        only for partitions not fetched yet, with a time limit, so a report never hangs.
+        """
         assert self.consumer is not None
         assigned = list(self.consumer.assignment())
-        if not assigned:
-            return {}
-        ends = await self.consumer.end_offsets(assigned)
-        return {tp: max(0, end - await self._committed_offset(tp)) for tp, end in ends.items()}
+        ends = {tp: self.consumer.highwater(tp) for tp in assigned}
+        unknown = [tp for tp, end in ends.items() if end is None]
+        if unknown:
+            listed = await asyncio.wait_for(end_offsets(self.consumer, unknown), _ASK_BROKER_S)
+            ends.update(listed)
+        lag = {}
+        for tp, end in ends.items():
+            committed = await asyncio.wait_for(self._committed_offset(tp), _ASK_BROKER_S)
+            lag[tp] = max(0, (end or 0) - committed)
+        return lag
 
     async def _handle(self, polled: Polled) -> None:
         started = time.perf_counter()

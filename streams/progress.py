@@ -88,7 +88,10 @@ class ProgressReporter:
 
     async def run(self) -> None:
         while True:
-            await self.report_once()
+            try:
+                await self.report_once()
+            except Exception:  # a report is best effort; the next one tries again
+                log.exception("progress report failed")
             await asyncio.sleep(self._settings.processor_status_s)
 
     async def report_once(self) -> None:

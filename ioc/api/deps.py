@@ -13,6 +13,7 @@ import asyncpg
 from fastapi import Depends
 from starlette.requests import HTTPConnection
 
+from ioc.api.health_monitor import HealthMonitor
 from ioc.api.live import LiveHub
 from ioc.config import Settings
 
@@ -29,6 +30,11 @@ async def _hub(connection: HTTPConnection) -> LiveHub:
     return connection.app.state.hub
 
 
+async def _monitor(connection: HTTPConnection) -> HealthMonitor:
+    return connection.app.state.monitor
+
+
 SettingsDep = Annotated[Settings, Depends(_settings)]
 PoolDep = Annotated[asyncpg.Pool, Depends(_pool)]
 HubDep = Annotated[LiveHub, Depends(_hub)]
+MonitorDep = Annotated[HealthMonitor, Depends(_monitor)]

@@ -1,4 +1,5 @@
-"""`WS /ws/live`: a snapshot on connect, then a delta per committed batch, heartbeats between."""
+"""`WS /ws/live`: a snapshot on connect, then a delta per committed batch, a `health`
+message whenever the verdict of the health check changes, heartbeats between."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from ioc.api.deps import HubDep, PoolDep, SettingsDep
+from ioc.api.deps import HubDep, MonitorDep, PoolDep, SettingsDep
 from ioc.db.kpis import kpi_snapshot
 
 log = logging.getLogger(__name__)
@@ -17,7 +18,9 @@ router = APIRouter(tags=["live"])
 
 
 @router.websocket("/ws/live")
-async def live(websocket: WebSocket, hub: HubDep, pool: PoolDep, settings: SettingsDep) -> None:
+async def live(
+    websocket: WebSocket, hub: HubDep, pool: PoolDep, settings: SettingsDep, monitor: MonitorDep
+) -> None:
     await websocket.accept()
     # Subscribe before reading the snapshot, so no delta falls between the two;
     # every delta carries full KPI values with `as_of`, so a client keeps the newest.
@@ -25,7 +28,10 @@ async def live(websocket: WebSocket, hub: HubDep, pool: PoolDep, settings: Setti
     try:
         async with pool.acquire() as conn:
             snapshot = await kpi_snapshot(conn)
-        await websocket.send_json({"type": "snapshot", "kpis": snapshot})
+        health = monitor.latest or await monitor.check()
+        await websocket.send_json(
+            {"type": "snapshot", "kpis": snapshot, "health": health.as_json()}
+        )
         heartbeat = settings.live_heartbeat_s
         while True:
             get = asyncio.ensure_future(subscriber.queue.get())

@@ -1,0 +1,133 @@
+"""The health verdict, rule by rule, on a fixed clock: quiet is ok, stalled is not."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from ioc.health import Facts, ProcessorReport, RoleReport, Thresholds, assess
+
+NOW = datetime(2026, 11, 24, 3, 0, 0, tzinfo=UTC)  # 10:00 in Vietnam
+LIMITS = Thresholds(stall_s=30, max_lag=1000, report_s=2)
+
+
+def _processor(**overrides: object) -> ProcessorReport:
+    fields: dict = {
+        "instance": "host:1:1",
+        "started_at": NOW - timedelta(minutes=10),
+        "reported_at": NOW - timedelta(seconds=1),
+        "last_commit_at": NOW - timedelta(seconds=2),
+        "lag": {"ioc.filings/0": 0},
+    }
+    return ProcessorReport(**{**fields, **overrides})
+
+
+def _codes(facts: Facts) -> list[str]:
+    return [reason.code for reason in assess(facts, LIMITS).reasons]
+
+
+def test_a_quiet_system_with_nothing_waiting_is_ok_even_long_after_its_last_commit() -> None:
+    quiet = _processor(last_commit_at=NOW - timedelta(hours=3))
+    health = assess(Facts(now=NOW, processors=[quiet]), LIMITS)
+    assert health.status == "ok" and not health.reasons and not health.stale
+
+
+def test_records_waiting_without_a_commit_past_the_stall_limit_is_stalled_and_stale() -> None:
+    stuck = _processor(last_commit_at=NOW - timedelta(seconds=31), lag={"ioc.filings/0": 5})
+    health = assess(Facts(now=NOW, processors=[stuck]), LIMITS)
+    assert health.status == "degraded" and health.stale
+    assert [r.code for r in health.reasons] == ["stalled"]
+    assert "5 records waiting" in health.reasons[0].en and "31 s" in health.reasons[0].en
+    assert "5 bản ghi đang chờ, không ghi được gì trong 31 giây" in health.reasons[0].vi
+
+
+def test_records_waiting_with_recent_commits_is_busy_not_stalled() -> None:
+    busy = _processor(last_commit_at=NOW - timedelta(seconds=29), lag={"ioc.filings/0": 500})
+    assert _codes(Facts(now=NOW, processors=[busy])) == []
+
+
+def test_a_processor_that_never_committed_counts_from_its_start() -> None:
+    fresh = _processor(started_at=NOW - timedelta(seconds=5), last_commit_at=None, lag={"a/0": 9})
+    old = _processor(started_at=NOW - timedelta(seconds=40), last_commit_at=None, lag={"a/0": 9})
+    assert _codes(Facts(now=NOW, processors=[fresh])) == []
+    assert _codes(Facts(now=NOW, processors=[old])) == ["stalled"]
+
+
+def test_retrying_is_reported_with_its_reason_and_local_time() -> None:
+    retrying = _processor(
+        retrying_since=NOW - timedelta(seconds=12), retry_reason="ConnectionDoesNotExistError"
+    )
+    health = assess(Facts(now=NOW, processors=[retrying]), LIMITS)
+    assert [r.code for r in health.reasons] == ["retrying"]
+    assert "09:59:48" in health.reasons[0].vi  # Vietnam time
+    assert "ConnectionDoesNotExistError" in health.reasons[0].en
+    assert health.stale
+
+
+def test_lag_past_the_limit_is_lagging_but_not_stale() -> None:
+    one = _processor(instance="a", lag={"ioc.filings/0": 600})
+    two = _processor(instance="b", lag={"ioc.filings/1": 600})
+    health = assess(Facts(now=NOW, processors=[one, two]), LIMITS)
+    assert [r.code for r in health.reasons] == ["lagging"]
+    assert health.lag_total == 1200 and not health.stale
+    assert "1.200" in health.reasons[0].vi  # Vietnamese thousands separator
+
+
+def test_during_a_rebalance_a_partition_reported_twice_counts_once() -> None:
+    one = _processor(instance="a", lag={"ioc.filings/0": 700})
+    two = _processor(instance="b", lag={"ioc.filings/0": 650})
+    health = assess(Facts(now=NOW, processors=[one, two]), LIMITS)
+    assert health.lag_total == 700 and health.status == "ok"
+
+
+def test_no_processor_reporting_is_degraded_and_names_when_the_last_one_went_silent() -> None:
+    gone = _processor(reported_at=NOW - timedelta(seconds=11))
+    assert _codes(Facts(now=NOW)) == ["no_processor"]
+    health = assess(Facts(now=NOW, processors=[gone]), LIMITS)
+    assert [r.code for r in health.reasons] == ["no_processor"]
+    assert "09:59:49" in health.reasons[0].en and health.stale
+    assert health.processors == ()
+
+
+def test_a_silent_processor_beside_a_live_one_is_not_an_alarm() -> None:
+    gone = _processor(instance="old", reported_at=NOW - timedelta(minutes=5))
+    alive = _processor(instance="new")
+    assert _codes(Facts(now=NOW, processors=[gone, alive])) == []
+
+
+def test_an_unreachable_database_or_broker_or_pending_migration_is_down() -> None:
+    facts = Facts(now=NOW, database_error="ConnectionRefusedError", processors=[_processor()])
+    health = assess(facts, LIMITS)
+    assert health.status == "down" and [r.code for r in health.reasons] == ["database_down"]
+    broker = assess(Facts(now=NOW, broker_error="x", processors=[_processor()]), LIMITS)
+    assert broker.status == "down"
+    pending = assess(Facts(now=NOW, pending_migrations=["0002_liveness"]), LIMITS)
+    assert pending.status == "down" and "ioc migrate" in pending.reasons[0].en
+
+
+def test_a_role_down_is_named_and_a_recent_restart_is_shown_for_a_minute() -> None:
+    down = RoleReport("process", "restarting", restarts=0, last_exit_code=-9,
+                      last_exit_at=NOW - timedelta(seconds=1))  # fmt: skip
+    health = assess(Facts(now=NOW, processors=[_processor()], roles=[down]), LIMITS)
+    assert [r.code for r in health.reasons] == ["role_down"]
+    assert "ioc process" in health.reasons[0].vi and "-9" in health.reasons[0].en
+    assert health.stale, "with the processor down the figures stop moving"
+
+    back = RoleReport("process", "running", restarts=1, last_exit_code=-9,
+                      last_exit_at=NOW - timedelta(seconds=59))  # fmt: skip
+    notice = assess(Facts(now=NOW, processors=[_processor()], roles=[back]), LIMITS)
+    assert [r.code for r in notice.reasons] == ["role_restarted"] and not notice.stale
+    later = RoleReport("process", "running", restarts=1, last_exit_code=-9,
+                       last_exit_at=NOW - timedelta(seconds=61))  # fmt: skip
+    assert _codes(Facts(now=NOW, processors=[_processor()], roles=[later])) == []
+
+
+def test_the_verdict_is_compared_on_what_a_screen_shows_not_on_timestamps() -> None:
+    first = assess(Facts(now=NOW, processors=[_processor()]), LIMITS)
+    second = assess(Facts(now=NOW + timedelta(seconds=2), processors=[_processor()]), LIMITS)
+    stalled = assess(
+        Facts(now=NOW, processors=[_processor(last_commit_at=NOW - timedelta(minutes=1),
+                                              lag={"a/0": 1})]),
+        LIMITS,
+    )  # fmt: skip
+    assert first.same_verdict(second) and not first.same_verdict(stalled)
+    assert not first.same_verdict(None)
