@@ -100,3 +100,53 @@ async def test_wall_screen_shows_live_kpis_goes_stale_and_recovers(
     finally:
         api.stop()
         processor.stop()
+
+
+async def test_wall_screen_says_why_its_data_is_not_updating_while_the_link_is_fine(
+    settings: Settings, tmp_path: Path, browser: Browser
+) -> None:
+    fast = {"IOC_PROCESSOR_STATUS_S": "0.5", "IOC_HEALTH_STALL_S": "2"}
+    api, settings = start_api(settings, tmp_path, **fast)
+    processor = None
+    try:
+        page = await browser.new_page(viewport={"width": 1920, "height": 1080})
+        await page.goto(settings.api_url + "/")
+        banner = page.locator("#stale-banner")
+        # No processor runs: the socket is fine, but nothing sent would be stored.
+        await expect(page.locator("#connection")).to_have_attribute("data-state", "staledata")
+        await expect(banner).to_contain_text("DỮ LIỆU KHÔNG CẬP NHẬT")
+        await expect(banner).to_contain_text("Không có bộ xử lý nào đang chạy")
+
+        # A processor that gets stuck inside its first batch: stalled, with its lag.
+        processor = start_role(
+            settings, "process", tmp_path, IOC_FAULT_PAUSE_AT="mid_batch", **fast
+        )
+        headers = {"Authorization": f"Bearer {settings.ingest_token}"}
+        async with httpx.AsyncClient(base_url=settings.api_url, headers=headers) as http:
+            records = [filing(f"f{i}", f"F-{i}") for i in range(1500)]
+            assert (await http.post("/ingest/filings", json=records)).status_code == 200
+        await expect(banner).to_contain_text("Bộ xử lý bị đình trệ", timeout=30_000)
+        await expect(banner).to_contain_text("1.500 bản ghi đang chờ", timeout=30_000)
+        await expect(page.locator("#connection")).to_have_attribute("data-state", "staledata")
+        await expect(kpi(page, "events.filings")).to_have_attribute("data-value", "0")
+        await page.screenshot(path=str(tmp_path / "wall-stalled.png"))
+
+        await page.get_by_role("button", name="EN").click()
+        await expect(banner).to_contain_text("DATA NOT UPDATING")
+        await expect(banner).to_contain_text("A processor is stalled: 1,500 records waiting")
+
+        # It is killed and a healthy one takes over: the banner goes, the figures move.
+        processor.process.kill()
+        processor.process.wait(10)
+        processor = start_role(settings, "process", tmp_path, **fast)
+        await expect(kpi(page, "events.filings")).to_have_attribute(
+            "data-value", "1500", timeout=60_000
+        )
+        await expect(page.locator("#connection")).to_have_attribute(
+            "data-state", "live", timeout=30_000
+        )
+        await expect(banner).to_be_hidden()
+    finally:
+        if processor is not None:
+            processor.stop()
+        api.stop()
