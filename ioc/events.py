@@ -22,37 +22,20 @@ messages are rewritten here, and only for refused records.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from ipaddress import IPv4Address, IPv6Address
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from annotated_types import Ge, Le, Lt
-from pydantic import (
-    AwareDatetime,
-    BaseModel,
-    ConfigDict,
-    StringConstraints,
-    ValidationError,
-    field_validator,
-)
+from pydantic import BaseModel, ValidationError, field_validator, model_validator
 
 from ioc.config import SOURCES
+from ioc.domains import DOMAINS
+from ioc.domains.documents import DocumentPayload, DocumentType
+from ioc.domains.filings import FilingPayload, FilingType
+from ioc.domains.security import SEVERITIES, SecurityPayload, SecurityType
+from ioc.fields import EARLIEST, LATEST, AgencyCode, Identifier, Instant
+from ioc.fields import Strict as _Strict
 
-# e-government agency code (QCVN 102:2016/BTTTT), e.g. 000.00.31.H42 or 000.00.00.G22.
-AgencyCode = Annotated[
-    str,
-    StringConstraints(pattern=r"^[0-9A-Z]{3}\.[0-9A-Z]{2}\.[0-9A-Z]{2}\.[A-Z][0-9A-Z]{2}$"),
-]
-# No whitespace; no NUL either (\S alone would let U+0000 through to PostgreSQL).
-Identifier = Annotated[
-    str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\s\x00]+$")
-]
-ShortText = Annotated[str, StringConstraints(max_length=500, pattern=r"^[^\x00]*$")]
+__all__ = ["SEVERITIES", "Event", "FieldError", "decode_event", "validate_event"]
 
-# The instants IOC stores: anything outside is a wrong year or offset, not an event.
-EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
-LATEST = datetime(2101, 1, 1, tzinfo=UTC)  # exclusive
-Instant = Annotated[AwareDatetime, Ge(EARLIEST), Lt(LATEST)]
-MAX_FEE_VND = 10**15
 MAX_ERRORS_PER_RECORD = 50
 _INSTANT_MSG = (
     "must be from 1970-01-01T00:00:00Z up to (not including) 2101-01-01T00:00:00Z, "
@@ -64,87 +47,34 @@ _BOUNDS = frozenset(
 )
 _NUL_MSG = "contains a NUL character (\\u0000), which cannot be stored; remove it"
 
-DocumentType = Literal[
-    "issued", "sent", "received", "assigned", "processed", "done", "returned", "refused"
-]
-FilingType = Literal[
-    "received",
-    "in_process",
-    "supplement_requested",
-    "supplemented",
-    "resolved",
-    "result_returned",
-    "refused",
-    "withdrawn",
-]
-SecurityType = Literal["raised", "acknowledged", "resolved"]
-Severity = Literal["low", "medium", "high", "critical"]
-
-# A filing whose latest event is one of these is no longer open (in the backlog).
-FILING_TERMINAL_TYPES: frozenset[str] = frozenset(
-    {"resolved", "result_returned", "refused", "withdrawn"}
-)
-# An alert whose latest event is this one is no longer open.
-ALERT_CLOSING_TYPES: frozenset[str] = frozenset({"resolved"})
-SEVERITIES: tuple[str, ...] = ("critical", "high", "medium", "low")
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
-
-
-class DocumentPayload(_Strict):
-    document_id: Identifier
-    direction: Literal["incoming", "outgoing"]
-    electronic: bool = True
-    signed: bool = False
-    sender_agency: AgencyCode | None = None
-    receiver_agency: AgencyCode | None = None
-    document_type: ShortText | None = None
-    due_at: Instant | None = None
-
-
-class FilingPayload(_Strict):
-    filing_id: Identifier  # MaHoSo
-    procedure_code: Identifier  # MaTTHC
-    channel: Literal["in_person", "online", "postal"]  # KenhThucHien 1 / 2 / 3
-    full_online: bool = False  # toàn trình
-    received_at: Instant | None = None  # NgayTiepNhan
-    due_at: Instant | None = None  # NgayHenTra
-    fee_vnd: Annotated[int, Ge(0), Le(MAX_FEE_VND)] = 0
-    paid_online: bool = False
-    digitised: bool = False
-    commune_code: Identifier | None = None
-
-
-class SecurityPayload(_Strict):
-    alert_id: Identifier
-    severity: Severity
-    category: Literal[
-        "malware",
-        "intrusion",
-        "web_defacement",
-        "ddos",
-        "vulnerability",
-        "policy",
-        "phishing",
-        "other",
-    ]
-    asset: ShortText | None = None
-    signature: ShortText | None = None
-    src_ip: IPv4Address | IPv6Address | None = None
-    dest_ip: IPv4Address | IPv6Address | None = None
-
 
 class _EventBase(_Strict):
+    source: str
+    type: str
     event_id: Identifier
     occurred_at: Instant
     agency: AgencyCode
+    payload: _Strict
 
     @field_validator("occurred_at")
     @classmethod
     def _to_utc(cls, value: datetime) -> datetime:
         return value.astimezone(UTC)  # cannot overflow: Instant bounds it first
+
+    @model_validator(mode="after")
+    def _creating_needs(self) -> _EventBase:
+        """An event that opens an entity must say what the entity is; later ones need not."""
+        missing = DOMAINS[self.source].missing_to_create(self.type, self.payload.__dict__)
+        if missing:
+            raise ValueError(
+                f"a {self.type!r} event opens the entity and must give "
+                f"payload.{', payload.'.join(missing)}"
+            )
+        return self
+
+    @property
+    def entity_id(self) -> str:
+        return str(getattr(self.payload, DOMAINS[self.source].entity_field))
 
 
 class DocumentEvent(_EventBase):
@@ -152,29 +82,17 @@ class DocumentEvent(_EventBase):
     type: DocumentType
     payload: DocumentPayload
 
-    @property
-    def entity_id(self) -> str:
-        return self.payload.document_id
-
 
 class FilingEvent(_EventBase):
     source: Literal["filings"] = "filings"
     type: FilingType
     payload: FilingPayload
 
-    @property
-    def entity_id(self) -> str:
-        return self.payload.filing_id
-
 
 class SecurityEvent(_EventBase):
     source: Literal["security"] = "security"
     type: SecurityType
     payload: SecurityPayload
-
-    @property
-    def entity_id(self) -> str:
-        return self.payload.alert_id
 
 
 Event = DocumentEvent | FilingEvent | SecurityEvent

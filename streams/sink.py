@@ -2,7 +2,8 @@
 
 Inside the transaction: COPY the batch into a temporary table, insert into `events`
 what is not there yet (`ON CONFLICT DO NOTHING RETURNING` tells which rows were
-new), fold only those into counts and state, and read the KPI snapshot the live
+new), count only those, refold the state of the entities they touch from each one's
+whole stored history, and read the KPI snapshot the live
 feed announces. The caller commits Kafka offsets only after `write` returns, so a
 crash anywhere before that replays the batch, and the primary key turns the
 replay into a no-op.
@@ -29,6 +30,7 @@ import asyncpg
 
 from ioc.db import describe, refuses_rows
 from ioc.db.kpis import kpi_snapshot
+from ioc.db.state import refold
 from streams.batch import BatchDelta, Incoming, aggregate, first_of_each
 
 log = logging.getLogger(__name__)
@@ -68,34 +70,6 @@ SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::
 ORDER BY 1, 2, 3, 4
 ON CONFLICT (bucket, source, event_type, agency)
 DO UPDATE SET events = c.events + EXCLUDED.events
-"""
-
-_UPSERT_FILINGS = """
-INSERT INTO filing_state AS s (filing_id, agency, procedure_code, channel, status, is_open,
-                               due_at, last_event_at, last_event_id)
-SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bool[],
-                     $7::timestamptz[], $8::timestamptz[], $9::text[])
-ORDER BY 1
-ON CONFLICT (filing_id) DO UPDATE SET
-    agency = EXCLUDED.agency, procedure_code = EXCLUDED.procedure_code,
-    channel = EXCLUDED.channel, status = EXCLUDED.status, is_open = EXCLUDED.is_open,
-    due_at = EXCLUDED.due_at, last_event_at = EXCLUDED.last_event_at,
-    last_event_id = EXCLUDED.last_event_id
-WHERE (s.last_event_at, s.last_event_id) < (EXCLUDED.last_event_at, EXCLUDED.last_event_id)
-"""
-
-_UPSERT_ALERTS = """
-INSERT INTO alert_state AS s (alert_id, agency, severity, category, asset, signature, status,
-                              is_open, last_event_at, last_event_id)
-SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-                     $7::text[], $8::bool[], $9::timestamptz[], $10::text[])
-ORDER BY 1
-ON CONFLICT (alert_id) DO UPDATE SET
-    agency = EXCLUDED.agency, severity = EXCLUDED.severity, category = EXCLUDED.category,
-    asset = EXCLUDED.asset, signature = EXCLUDED.signature, status = EXCLUDED.status,
-    is_open = EXCLUDED.is_open, last_event_at = EXCLUDED.last_event_at,
-    last_event_id = EXCLUDED.last_event_id
-WHERE (s.last_event_at, s.last_event_id) < (EXCLUDED.last_event_at, EXCLUDED.last_event_id)
 """
 
 
@@ -211,17 +185,5 @@ class DatabaseSink:
         if delta.per_minute:
             counts = [(*key, n) for key, n in delta.per_minute.items()]
             await conn.execute(_ADD_PER_MINUTE, *_columns(counts, 5))
-        if delta.filings:
-            filings = [
-                (s.filing_id, s.agency, s.procedure_code, s.channel, s.status, s.is_open,
-                 s.due_at, s.last_event_at, s.last_event_id)
-                for s in delta.filings.values()
-            ]  # fmt: skip
-            await conn.execute(_UPSERT_FILINGS, *_columns(filings, 9))
-        if delta.alerts:
-            alerts = [
-                (s.alert_id, s.agency, s.severity, s.category, s.asset, s.signature, s.status,
-                 s.is_open, s.last_event_at, s.last_event_id)
-                for s in delta.alerts.values()
-            ]  # fmt: skip
-            await conn.execute(_UPSERT_ALERTS, *_columns(alerts, 10))
+        for source, ids in sorted(delta.touched.items()):
+            await refold(conn, source, sorted(ids))

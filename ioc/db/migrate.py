@@ -64,11 +64,25 @@ async def migrate(database_url: str) -> list[str]:
                         "INSERT INTO schema_migrations (version) VALUES ($1)", version
                     )
                 applied.append(version)
+            if applied:
+                await _rebuild_empty_states(conn)
             return applied
         finally:
             await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
     finally:
         await conn.close()
+
+
+async def _rebuild_empty_states(conn: asyncpg.Connection) -> None:
+    """Refold every entity into a state table a migration left empty (a reshaped one)."""
+    from ioc.db.state import refold_all
+    from ioc.domains import DOMAINS
+
+    for source, domain in DOMAINS.items():
+        empty = not await conn.fetchval(f"SELECT EXISTS (SELECT 1 FROM {domain.state_table})")
+        if empty:
+            async with conn.transaction():
+                await refold_all(conn, source)
 
 
 def with_database(url: str, name: str) -> str:

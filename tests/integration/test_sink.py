@@ -12,6 +12,7 @@ import pytest
 
 from ioc.config import Settings
 from ioc.db.kpis import kpi_snapshot
+from ioc.db.state import refold_all
 from ioc.events import Event, validate_event
 from streams.batch import Incoming
 from streams.sink import DatabaseSink
@@ -162,3 +163,25 @@ async def test_an_error_of_the_database_itself_is_raised_not_blamed_on_the_rows(
     with pytest.raises(asyncpg.UndefinedTableError):
         await DatabaseSink(conn).write(batch)
     assert await conn.fetchval("SELECT count(*) FROM events") == 0
+
+
+async def test_state_rebuilt_from_the_raw_events_equals_the_state_kept_batch_by_batch(
+    conn: asyncpg.Connection,
+) -> None:
+    sink = DatabaseSink(conn)
+    await sink.write(_batch(("filings", filing("f1", "F-1", "received", 1))))
+    await sink.write(_batch(("filings", filing("f2", "F-1", "resolved", 30))))
+    await sink.write(_batch(("security", alert("s1", "A-1", "critical"))))
+    await sink.write(_batch(("documents", document("d1", "D-1"))))
+    kept = {t: await conn.fetch(f"SELECT * FROM {t} ORDER BY 1") for t in _STATE_TABLES}
+    for table in _STATE_TABLES:
+        await conn.execute(f"TRUNCATE {table}")
+    async with conn.transaction():
+        for source in ("filings", "security", "documents"):
+            await refold_all(conn, source)
+    rebuilt = {t: await conn.fetch(f"SELECT * FROM {t} ORDER BY 1") for t in _STATE_TABLES}
+    assert rebuilt == kept and all(kept.values())
+    assert kept["filing_state"][0]["verdict"] in ("early", "on_time", "late", "no_due_date")
+
+
+_STATE_TABLES = ("filing_state", "alert_state", "document_state")

@@ -35,27 +35,11 @@ def test_counts_per_source_and_per_minute() -> None:
     assert delta.per_minute[(minute, "filings", "received", "000.00.31.H42")] == 2
 
 
-def test_the_latest_event_decides_a_filings_state_whatever_the_arrival_order() -> None:
-    received = _event("filings", filing("e1", "F-1", "received", 0))
-    resolved = _event("filings", filing("e2", "F-1", "resolved", 40))
-    for order in ([received, resolved], [resolved, received]):
-        state = aggregate(order).filings["F-1"]
-        assert state.status == "resolved"
-        assert state.is_open is False
-        assert state.last_event_id == "e2"
-
-
-def test_alerts_stay_open_until_resolved() -> None:
+def test_a_batch_notes_the_entities_whose_state_must_be_refolded() -> None:
     delta = aggregate([
+        _event("filings", filing("e1", "F-1", "received", 0)),
+        _event("filings", filing("e2", "F-1", "resolved", 40)),
         _event("security", alert("s1", "A-1", "critical")),
-        _event("security", alert("s2", "A-2", "low", "acknowledged")),
+        _event("documents", document("d1", "D-1")),
     ])  # fmt: skip
-    assert delta.alerts["A-1"].is_open and delta.alerts["A-1"].severity == "critical"
-    assert delta.alerts["A-2"].is_open and delta.alerts["A-2"].status == "acknowledged"
-    resolved = aggregate([_event("security", alert("s3", "A-1", "critical", "resolved"))])
-    assert resolved.alerts["A-1"].is_open is False
-
-
-def test_documents_change_no_filing_or_alert_state() -> None:
-    delta = aggregate([_event("documents", document("d1", "D-1"))])
-    assert delta.filings == {} and delta.alerts == {}
+    assert delta.touched == {"filings": {"F-1"}, "security": {"A-1"}, "documents": {"D-1"}}

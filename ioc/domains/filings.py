@@ -1,0 +1,200 @@
+"""Online public-service filings (hồ sơ TTHC): payload, lifecycle and the Decision 766 verdict.
+
+The verdict is indicator 2.1 of Decision 766/QĐ-TTg:
+- the processing end is the time of the first terminal status by priority: resolved
+  (*đã xử lý xong*) > result returned (*đã trả kết quả*) > refused (stopped) >
+  withdrawn by the citizen;
+- time between a supplement request and the citizen's supplement is not counted:
+  effective end = end - paused time;
+- more than one supplement request counts as late, whatever the dates;
+- late when the effective end is after the due date (`NgayHenTra`); otherwise early
+  when it falls on an earlier day (Vietnam time) than the due date, else on time
+  (the date-part comparison one real provincial system uses);
+- no due date: the verdict needs the procedure's legal processing time, which comes
+  with the reference data; until then it is `no_due_date` and the filing is flagged;
+- not finished: `pending` (whether it is overdue is a question of the clock, not of
+  the events).
+Withdrawn (decided here, DOMAIN.md leaves it open): a citizen's withdrawal ends the
+filing - it counts among received and finished filings, as 766 says - and is judged
+like any end: a withdrawal before the due date is on time (the agency was not late),
+one after it is late (the filing was already overdue when the citizen gave up).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from typing import Literal
+
+from ioc.domains.base import Domain, Flag, StoredEvent, first_at, instant, latest, seconds
+from ioc.fields import FeeVnd, Identifier, Instant, Strict
+
+VN_TZ = timezone(timedelta(hours=7))
+
+FilingType = Literal[
+    "received",
+    "in_process",
+    "supplement_requested",
+    "supplemented",
+    "resolved",
+    "result_returned",
+    "refused",
+    "withdrawn",
+]
+EVENT_TYPES: tuple[str, ...] = FilingType.__args__  # type: ignore[attr-defined]
+# 766 priority of terminal statuses for the processing end.
+END_PRIORITY: tuple[str, ...] = ("resolved", "result_returned", "refused", "withdrawn")
+TERMINAL: frozenset[str] = frozenset(END_PRIORITY)
+
+Verdict = Literal["early", "on_time", "late", "pending", "no_due_date"]
+
+
+class FilingPayload(Strict):
+    """What a filing event carries. Only `filing_id` is always required; a `received`
+    event must also say `procedure_code` and `channel`; later events may send only what
+    changed (an omitted field keeps its known value)."""
+
+    filing_id: Identifier  # MaHoSo
+    procedure_code: Identifier | None = None  # MaTTHC
+    channel: Literal["in_person", "online", "postal"] | None = None  # KenhThucHien 1/2/3
+    full_online: bool | None = None  # toàn trình
+    received_at: Instant | None = None  # NgayTiepNhan
+    due_at: Instant | None = None  # NgayHenTra
+    fee_vnd: FeeVnd | None = None
+    paid_online: bool | None = None
+    digitised: bool | None = None
+    commune_code: Identifier | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FilingState:
+    filing_id: str
+    agency: str
+    procedure_code: str | None
+    commune_code: str | None
+    channel: str | None
+    full_online: bool | None
+    fee_vnd: int | None
+    paid_online: bool | None
+    digitised: bool | None
+    received_at: datetime | None
+    due_at: datetime | None
+    status: str
+    is_open: bool
+    supplement_requests: int
+    supplement_open_since: datetime | None  # waiting for the citizen since
+    supplement_paused_s: float  # closed requests: time not counted
+    processing_end_at: datetime | None
+    verdict: str
+    resolution_s: float | None  # effective end - received, paused time excluded
+    events: int
+    first_event_at: datetime
+    last_event_at: datetime
+    last_event_id: str
+    flags: tuple[str, ...]
+
+
+def _local_day(moment: datetime) -> date:
+    return moment.astimezone(VN_TZ).date()
+
+
+def judge(end: datetime | None, paused_s: float, requests: int, due: datetime | None) -> str:
+    """Indicator 2.1's verdict for one filing (see the module docstring)."""
+    if end is None:
+        return "pending"
+    if requests > 1:
+        return "late"
+    if due is None:
+        return "no_due_date"
+    effective = end - timedelta(seconds=paused_s)
+    if effective > due:
+        return "late"
+    return "early" if _local_day(effective) < _local_day(due) else "on_time"
+
+
+def fold(filing_id: str, events: Sequence[StoredEvent]) -> FilingState:
+    """The state of one filing from all its events, in `(occurred_at, event_id)` order."""
+    flags: list[Flag] = []
+    receipts = [e for e in events if e.type == "received"]
+    received_at = instant(latest(events, "received_at")) or first_at(events, "received")
+    due_at = instant(latest(events, "due_at"))
+    end_event = next((e for kind in END_PRIORITY for e in events if e.type == kind), None)
+    end = end_event.occurred_at if end_event is not None else None
+
+    requests = 0
+    open_since: datetime | None = None
+    paused = 0.0
+    for event in events:
+        if end is not None and event.occurred_at > end:
+            break  # what happens after the end does not change the verdict
+        if event.type == "supplement_requested":
+            requests += 1
+            open_since = open_since or event.occurred_at
+        elif event.type == "supplemented":
+            if open_since is None:
+                flags.append(Flag("supplemented_without_request", event.event_id))
+            else:
+                paused += (event.occurred_at - open_since).total_seconds()
+                open_since = None
+    if end is not None and open_since is not None:
+        # Ended while waiting for the citizen: the wait until the end is not counted.
+        paused += (end - open_since).total_seconds()
+        open_since = None
+
+    if not receipts:
+        flags.append(Flag("no_receipt", f"first event is {events[0].type!r}, not 'received'"))
+    if len(receipts) > 1:
+        flags.append(Flag("second_receipt", ", ".join(e.event_id for e in receipts[1:])))
+    if received_at is not None and due_at is not None and due_at < received_at:
+        flags.append(Flag("due_before_receipt", f"due {due_at.isoformat()}"))
+    if end is not None and received_at is not None and end < received_at:
+        flags.append(Flag("ended_before_receipt", f"ended {end.isoformat()}"))
+    if end is not None:
+        after = [e.event_id for e in events if e.occurred_at > end and e.type not in TERMINAL]
+        if after:
+            flags.append(Flag("event_after_end", ", ".join(after)))
+    verdict = judge(end, paused, requests, due_at)
+    if verdict == "no_due_date":
+        flags.append(Flag("no_due_date", "finished without a due date"))
+    resolution = seconds(received_at, end)
+    last = events[-1]
+    return FilingState(
+        filing_id=filing_id,
+        agency=(receipts[0] if receipts else last).agency,
+        procedure_code=latest(events, "procedure_code"),
+        commune_code=latest(events, "commune_code"),
+        channel=latest(events, "channel"),
+        full_online=latest(events, "full_online"),
+        fee_vnd=latest(events, "fee_vnd"),
+        paid_online=latest(events, "paid_online"),
+        digitised=latest(events, "digitised"),
+        received_at=received_at,
+        due_at=due_at,
+        status=last.type,
+        is_open=end is None,
+        supplement_requests=requests,
+        supplement_open_since=open_since,
+        supplement_paused_s=paused,
+        processing_end_at=end,
+        verdict=verdict,
+        resolution_s=None if resolution is None else resolution - paused,
+        events=len(events),
+        first_event_at=events[0].occurred_at,
+        last_event_at=last.occurred_at,
+        last_event_id=last.event_id,
+        flags=tuple(str(flag) for flag in flags),
+    )
+
+
+DOMAIN = Domain(
+    source="filings",
+    entity_field="filing_id",
+    payload_model=FilingPayload,
+    event_types=EVENT_TYPES,
+    creating_types=frozenset({"received"}),
+    required_to_create=("procedure_code", "channel"),
+    state_type=FilingState,
+    state_table="filing_state",
+    fold=fold,
+)

@@ -1,0 +1,123 @@
+"""Security alerts from the provincial SOC: payload and lifecycle.
+
+An alert is raised (possibly many times: `occurrences`), acknowledged by someone on
+call, and resolved. State keeps the first raise, the first acknowledgement (and who),
+the first resolution after the raise, the highest severity ever seen (an alert that
+was once critical stays critical), and the times to acknowledge and to resolve. A
+raise after a resolution reopens the alert.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from ipaddress import IPv4Address, IPv6Address
+from typing import Literal
+
+from ioc.domains.base import Domain, Flag, StoredEvent, first_at, latest, seconds
+from ioc.fields import Identifier, ShortText, Strict
+
+SecurityType = Literal["raised", "acknowledged", "resolved"]
+EVENT_TYPES: tuple[str, ...] = SecurityType.__args__  # type: ignore[attr-defined]
+Severity = Literal["low", "medium", "high", "critical"]
+SEVERITIES: tuple[str, ...] = ("critical", "high", "medium", "low")  # most severe first
+_RANK = {severity: rank for rank, severity in enumerate(reversed(SEVERITIES))}
+Category = Literal[
+    "malware", "intrusion", "web_defacement", "ddos", "vulnerability", "policy", "phishing",
+    "other",
+]  # fmt: skip
+
+
+class SecurityPayload(Strict):
+    """Only `alert_id` is always required; a `raised` event must also say `severity` and
+    `category`; an acknowledgement may name who acknowledged (`actor`)."""
+
+    alert_id: Identifier
+    severity: Severity | None = None
+    category: Category | None = None
+    asset: ShortText | None = None
+    signature: ShortText | None = None
+    src_ip: IPv4Address | IPv6Address | None = None
+    dest_ip: IPv4Address | IPv6Address | None = None
+    actor: ShortText | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AlertState:
+    alert_id: str
+    agency: str
+    severity: str | None  # the highest seen
+    category: str | None
+    asset: str | None
+    signature: str | None
+    src_ip: str | None
+    dest_ip: str | None
+    raised_at: datetime | None
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    resolved_at: datetime | None
+    status: str
+    is_open: bool
+    occurrences: int
+    ack_s: float | None  # time to acknowledge
+    resolve_s: float | None  # time to resolve
+    events: int
+    first_event_at: datetime
+    last_event_at: datetime
+    last_event_id: str
+    flags: tuple[str, ...]
+
+
+def fold(alert_id: str, events: Sequence[StoredEvent]) -> AlertState:
+    flags: list[Flag] = []
+    raises = [e for e in events if e.type == "raised"]
+    raised_at = raises[0].occurred_at if raises else None
+    ack = next((e for e in events if e.type == "acknowledged"), None)
+    resolved_at = first_at(events, "resolved")
+    if not raises:
+        flags.append(Flag("no_raise", f"first event is {events[0].type!r}"))
+    elif resolved_at is not None and raised_at is not None and resolved_at < raised_at:
+        flags.append(Flag("resolved_before_raised", f"resolved {resolved_at.isoformat()}"))
+    if ack is not None and raised_at is not None and ack.occurred_at < raised_at:
+        flags.append(Flag("acknowledged_before_raised", ack.event_id))
+    seen = [e.payload.get("severity") for e in events if e.payload.get("severity")]
+    lifecycle = [e for e in events if e.type in ("raised", "resolved")]
+    last = events[-1]
+    return AlertState(
+        alert_id=alert_id,
+        agency=(raises[0] if raises else last).agency,
+        severity=max(seen, key=lambda s: _RANK.get(str(s), -1)) if seen else None,
+        category=latest(events, "category"),
+        asset=latest(events, "asset"),
+        signature=latest(events, "signature"),
+        src_ip=latest(events, "src_ip"),
+        dest_ip=latest(events, "dest_ip"),
+        raised_at=raised_at,
+        acknowledged_at=ack.occurred_at if ack else None,
+        acknowledged_by=ack.payload.get("actor") if ack else None,
+        resolved_at=resolved_at,
+        status=last.type,
+        is_open=not lifecycle or lifecycle[-1].type != "resolved",
+        occurrences=len(raises),
+        ack_s=seconds(raised_at, ack.occurred_at if ack else None),
+        resolve_s=seconds(raised_at, resolved_at),
+        events=len(events),
+        first_event_at=events[0].occurred_at,
+        last_event_at=last.occurred_at,
+        last_event_id=last.event_id,
+        flags=tuple(str(flag) for flag in flags),
+    )
+
+
+DOMAIN = Domain(
+    source="security",
+    entity_field="alert_id",
+    payload_model=SecurityPayload,
+    event_types=EVENT_TYPES,
+    creating_types=frozenset({"raised"}),
+    required_to_create=("severity", "category"),
+    state_type=AlertState,
+    state_table="alert_state",
+    fold=fold,
+)

@@ -1,0 +1,202 @@
+"""The domain folds on hand-computed histories, their invariants on generated ones, and the
+state tables of the migration against the declarations they must match."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from importlib import resources
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ioc.domains import DOMAINS
+from ioc.domains.base import StoredEvent, in_order
+from ioc.domains.documents import fold as fold_document
+from ioc.domains.filings import TERMINAL
+from ioc.domains.filings import fold as fold_filing
+from ioc.domains.security import fold as fold_alert
+
+T0 = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)  # Monday 08:00 in Vietnam
+AGENCY = "000.00.31.H42"
+
+
+def _at(hours: float) -> datetime:
+    return T0 + timedelta(hours=hours)
+
+
+def _ev(event_id: str, type_: str, hours: float, **payload: Any) -> StoredEvent:
+    return StoredEvent(event_id, type_, _at(hours), AGENCY, payload)
+
+
+def _filing(*events: StoredEvent) -> Any:
+    return fold_filing("F-1", in_order(events))
+
+
+DUE = _at(24 * 4 + 9).isoformat()  # Friday 17:00 in Vietnam
+RECEIVED = _ev("e0", "received", 0, procedure_code="P", channel="online", due_at=DUE)
+
+
+def test_a_filing_resolved_before_its_due_day_is_early_and_closed() -> None:
+    state = _filing(RECEIVED, _ev("e1", "in_process", 1), _ev("e2", "resolved", 50))
+    assert (state.verdict, state.is_open, state.status) == ("early", False, "resolved")
+    assert state.processing_end_at == _at(50) and state.resolution_s == 50 * 3600
+    assert state.channel == "online" and state.flags == ()
+
+
+def test_resolved_on_the_due_day_is_on_time_and_after_it_late() -> None:
+    assert _filing(RECEIVED, _ev("e1", "resolved", 24 * 4 + 2)).verdict == "on_time"
+    assert _filing(RECEIVED, _ev("e1", "resolved", 24 * 4 + 9.5)).verdict == "late"
+
+
+def test_766_priority_resolved_beats_an_earlier_result_returned() -> None:
+    state = _filing(RECEIVED, _ev("e1", "result_returned", 2), _ev("e2", "resolved", 3))
+    assert state.processing_end_at == _at(3)
+
+
+def test_a_supplement_wait_is_not_counted_but_a_second_request_is_late() -> None:
+    waited = _filing(
+        RECEIVED,
+        _ev("e1", "supplement_requested", 10),
+        _ev("e2", "supplemented", 10 + 72),  # three days waiting for the citizen
+        _ev("e3", "resolved", 24 * 4 + 9 + 70),  # 70 h after the due time
+    )
+    # Effective end: 70 h - 72 h = 2 h before the due time, on the due day.
+    assert waited.verdict == "on_time" and waited.supplement_paused_s == 72 * 3600
+    assert waited.supplement_requests == 1 and waited.supplement_open_since is None
+    twice = _filing(
+        RECEIVED,
+        _ev("e1", "supplement_requested", 1), _ev("e2", "supplemented", 2),
+        _ev("e3", "supplement_requested", 3), _ev("e4", "supplemented", 4),
+        _ev("e5", "resolved", 5),
+    )  # fmt: skip
+    assert twice.verdict == "late" and twice.supplement_requests == 2
+
+
+def test_an_open_supplement_request_shows_who_is_waiting() -> None:
+    state = _filing(RECEIVED, _ev("e1", "supplement_requested", 5))
+    assert state.is_open and state.verdict == "pending"
+    assert state.supplement_open_since == _at(5) and state.status == "supplement_requested"
+
+
+def test_a_later_event_without_a_field_keeps_it_and_a_later_value_wins() -> None:
+    later_due = _at(24 * 6).isoformat()
+    state = _filing(
+        RECEIVED, _ev("e1", "in_process", 1), _ev("e2", "in_process", 2, due_at=later_due)
+    )
+    assert state.due_at == _at(24 * 6) and state.procedure_code == "P"
+    assert _filing(RECEIVED, _ev("e1", "in_process", 1)).due_at == datetime.fromisoformat(DUE)
+
+
+def test_withdrawn_before_the_due_date_is_on_time_and_closes_the_filing() -> None:
+    state = _filing(RECEIVED, _ev("e1", "withdrawn", 24 * 4 + 1))
+    assert state.verdict == "on_time" and not state.is_open
+
+
+def test_odd_histories_are_kept_and_flagged() -> None:
+    no_receipt = _filing(_ev("e1", "in_process", 1), _ev("e2", "resolved", 2))
+    assert [f.split(":")[0] for f in no_receipt.flags] == ["no_receipt", "no_due_date"]
+    assert no_receipt.verdict == "no_due_date"
+    twice = _filing(RECEIVED, _ev("e1", "received", 1, procedure_code="P", channel="online"))
+    assert twice.flags == ("second_receipt: e1",)
+    early_due = _ev("e1", "in_process", 1, due_at=_at(-5).isoformat())
+    assert _filing(RECEIVED, early_due).flags[0].startswith("due_before_receipt")
+    after = _filing(RECEIVED, _ev("e1", "resolved", 2), _ev("e2", "in_process", 3))
+    assert after.flags == ("event_after_end: e2",) and not after.is_open
+
+
+def test_a_document_keeps_its_first_steps_and_its_handling_time() -> None:
+    state = fold_document("D-1", in_order([
+        _ev("d1", "received", 0, direction="incoming", signed=True, due_at=_at(20).isoformat()),
+        _ev("d2", "assigned", 1),
+        _ev("d3", "done", 30),
+        _ev("d4", "received", 31, direction="incoming"),
+    ]))  # fmt: skip
+    assert state.handling_s == 30 * 3600 and state.overdue and not state.is_open
+    assert state.signed is True and state.assigned_at == _at(1)
+    assert state.flags == ("second_receipt: d4",)
+
+
+def test_an_alert_keeps_its_highest_severity_and_its_times() -> None:
+    state = fold_alert("A-1", in_order([
+        _ev("s1", "raised", 0, severity="medium", category="intrusion"),
+        _ev("s2", "raised", 0.5, severity="critical"),
+        _ev("s3", "raised", 0.7, severity="low"),
+        _ev("s4", "acknowledged", 1, actor="trực ban SOC"),
+        _ev("s5", "resolved", 3),
+    ]))  # fmt: skip
+    assert state.severity == "critical" and state.occurrences == 3
+    assert (state.ack_s, state.resolve_s) == (3600, 3 * 3600)
+    assert state.acknowledged_by == "trực ban SOC" and not state.is_open
+    reopened = fold_alert("A-1", in_order([
+        _ev("s1", "raised", 0, severity="low", category="ddos"),
+        _ev("s2", "resolved", 1), _ev("s3", "raised", 2),
+    ]))  # fmt: skip
+    assert reopened.is_open and reopened.resolved_at == _at(1)
+    odd = fold_alert("A-2", in_order([_ev("s1", "resolved", 0)]))
+    assert odd.flags == ("no_raise: first event is 'resolved'",) and not odd.is_open
+
+
+# Generated histories: any types, any times, any subset of fields, any order of arrival.
+_FILING_FIELDS = st.fixed_dictionaries(
+    {},
+    optional={
+        "procedure_code": st.sampled_from(["P1", "P2"]),
+        "channel": st.sampled_from(["online", "in_person", "postal"]),
+        "due_at": st.integers(-48, 24 * 10).map(lambda h: _at(h).isoformat()),
+        "received_at": st.integers(-48, 48).map(lambda h: _at(h).isoformat()),
+        "paid_online": st.booleans(),
+    },
+)
+_HISTORY = st.lists(
+    st.tuples(
+        st.sampled_from(DOMAINS["filings"].event_types),
+        st.integers(0, 24 * 12),
+        _FILING_FIELDS,
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_HISTORY, st.randoms(use_true_random=False))
+def test_a_filings_state_depends_on_its_events_not_on_their_arrival(
+    history: list[tuple[str, int, dict[str, Any]]], rng: Any
+) -> None:
+    events = [
+        _ev(f"e{i}", kind, hours, **fields) for i, (kind, hours, fields) in enumerate(history)
+    ]
+    arrived = list(events)
+    rng.shuffle(arrived)
+    state = fold_filing("F-1", in_order(arrived))
+    assert state == fold_filing("F-1", in_order(events))
+    assert state.events == len(events)
+    assert state.is_open == (not any(e.type in TERMINAL for e in events))
+    assert state.verdict in ("early", "on_time", "late", "pending", "no_due_date")
+    assert (state.verdict == "pending") == state.is_open
+    if state.supplement_requests > 1 and not state.is_open:
+        assert state.verdict == "late"
+    if state.verdict in ("early", "on_time") and state.due_at and state.processing_end_at:
+        effective = state.processing_end_at - timedelta(seconds=state.supplement_paused_s)
+        assert effective <= state.due_at
+
+
+_CREATE = re.compile(r"CREATE TABLE (\w+) \((.*?)\n\);", re.S)
+
+
+def test_the_state_tables_of_the_migration_are_the_declared_ones() -> None:
+    sql = (resources.files("ioc.db") / "migrations" / "0003_entity_state.sql").read_text()
+    tables = {name: body for name, body in _CREATE.findall(sql)}
+    for domain in DOMAINS.values():
+        declared = [
+            (c.name, c.sql_type, c.nullable or c.name == domain.entity_field)
+            for c in domain.columns()
+        ]
+        in_sql = []
+        for line in tables[domain.state_table].strip().splitlines():
+            name, rest = line.strip().rstrip(",").split(None, 1)
+            sql_type = rest.replace("PRIMARY KEY", "").replace("NOT NULL", "").strip()
+            in_sql.append((name, sql_type, "NOT NULL" not in rest))
+        assert in_sql == declared, domain.state_table
