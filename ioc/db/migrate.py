@@ -74,15 +74,18 @@ async def migrate(database_url: str) -> list[str]:
 
 
 async def _rebuild_empty_states(conn: asyncpg.Connection) -> None:
-    """Refold every entity into a state table a migration left empty (a reshaped one)."""
+    """Refold every entity when a migration left its state or rollup table empty."""
     from ioc.db.state import refold_all
     from ioc.domains import DOMAINS
 
     for source, domain in DOMAINS.items():
-        empty = not await conn.fetchval(f"SELECT EXISTS (SELECT 1 FROM {domain.state_table})")
-        if empty:
-            async with conn.transaction():
-                await refold_all(conn, source)
+        for table in (domain.state_table, domain.rollup.table):
+            if not await conn.fetchval(f"SELECT EXISTS (SELECT 1 FROM {table})"):
+                async with conn.transaction():
+                    # From scratch: the rollup must not keep what the old states gave it.
+                    await conn.execute(f"TRUNCATE {domain.state_table}, {domain.rollup.table}")
+                    await refold_all(conn, source)
+                break
 
 
 def with_database(url: str, name: str) -> str:

@@ -1,7 +1,8 @@
 """Entity state in the database, worked out from the domain declarations alone.
 
 `refold` reads every stored event of the given entities, folds each entity's history
-with its domain's pure `fold`, and upserts the result; the SQL (columns, types, the
+with its domain's pure `fold`, upserts the result and moves the entities'
+contributions in the domain's rollup from their old state to the new; the SQL (columns, types, the
 upsert) is generated from the domain's state dataclass, so no column list is written
 twice. Runs inside the caller's transaction: the processor calls it for the entities a
 batch touched, `ioc migrate` for every entity of a state table it finds empty.
@@ -21,7 +22,7 @@ from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
-from ioc.db import Conn
+from ioc.db import Conn, rollups
 from ioc.domains import DOMAINS
 from ioc.domains.base import Domain, StoredEvent
 
@@ -61,10 +62,10 @@ def _upsert_sql(source: str) -> str:
 
 
 @cache
-def _lock_sql(source: str) -> str:
+def _current_sql(source: str) -> str:
     domain = DOMAINS[source]
     return (
-        f"SELECT 1 FROM {domain.state_table} WHERE {domain.entity_field} = ANY($1::text[]) "
+        f"SELECT * FROM {domain.state_table} WHERE {domain.entity_field} = ANY($1::text[]) "
         f"ORDER BY {domain.entity_field} FOR UPDATE"
     )
 
@@ -74,12 +75,13 @@ def _cell(value: Any, is_array: bool) -> Any:
 
 
 async def refold(conn: Conn, source: str, entity_ids: Sequence[str]) -> list[Any]:
-    """Fold and store the state of `entity_ids` from all their stored events; returns it."""
+    """Fold and store the state of `entity_ids` from all their stored events, and move
+    their contributions in the rollup from the old states to the new; returns the new."""
     if not entity_ids:
         return []
     domain = DOMAINS[source]
     ids = sorted(set(entity_ids))
-    await conn.execute(_lock_sql(source), ids)
+    old = [domain.state_from_row(row) for row in await conn.fetch(_current_sql(source), ids)]
     history: dict[str, list[StoredEvent]] = defaultdict(list)
     for row in await conn.fetch(_HISTORY, source, ids):
         history[row["entity_id"]].append(
@@ -93,6 +95,7 @@ async def refold(conn: Conn, source: str, entity_ids: Sequence[str]) -> list[Any
         )
     states = [domain.fold(entity_id, events) for entity_id, events in history.items()]
     await write_states(conn, domain, states)
+    await rollups.move(conn, source, old, states)
     return states
 
 

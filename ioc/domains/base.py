@@ -116,6 +116,36 @@ def sql_type(annotation: Any) -> tuple[str, bool]:
     return _SQL_TYPES[annotation], False
 
 
+Contribution = dict[tuple[Any, ...], dict[str, int]]  # rollup key -> measure -> amount
+
+
+@dataclass(frozen=True)
+class Rollup:
+    """A table of sums per key that the KPIs read instead of scanning state or history.
+
+    Every entity contributes to it through `contribute(state)`; when a batch or the
+    clock changes an entity, its old contribution is taken out and its new one put
+    in, inside the same transaction, so the table always equals a full recount.
+    The key is `day` (the entity's day in Vietnam time) followed by `dims`.
+    """
+
+    table: str
+    dims: tuple[str, ...]
+    measures: tuple[str, ...]
+    contribute: Callable[[Any], Contribution]
+
+
+def one(key: tuple[Any, ...], **measures: int | bool | None) -> Contribution:
+    """A single-key contribution; booleans count as 1/0, None as 0. Whole numbers only,
+    so that taking a contribution out and putting it back in is exact."""
+    return {key: {name: int(value or 0) for name, value in measures.items()}}
+
+
+def ms(duration_s: float | None) -> int:
+    """A duration as whole milliseconds, the unit rollups sum durations in."""
+    return round(duration_s * 1000) if duration_s is not None else 0
+
+
 @dataclass(frozen=True)
 class Domain:
     source: str
@@ -127,6 +157,7 @@ class Domain:
     state_type: type  # a frozen dataclass; its fields are the state table's columns
     state_table: str
     fold: Callable[[str, Sequence[StoredEvent]], Any]  # entity id, events in order -> state
+    rollup: Rollup
 
     def columns(self) -> list[Column]:
         """The state table's columns, in the state dataclass's field order."""
@@ -137,6 +168,12 @@ class Domain:
 
     def row(self, state: Any) -> tuple[Any, ...]:
         return tuple(getattr(state, f.name) for f in dataclasses.fields(self.state_type))
+
+    def state_from_row(self, row: Any) -> Any:
+        """A state read back from its table row (a mapping; arrays come back as lists)."""
+        return self.state_type(
+            **{c.name: tuple(row[c.name]) if c.is_array else row[c.name] for c in self.columns()}
+        )
 
     def missing_to_create(self, event_type: str, payload: Mapping[str, Any]) -> list[str]:
         """Payload fields an event of `event_type` lacks to create its entity."""

@@ -11,10 +11,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Literal
 
-from ioc.domains.base import Domain, Flag, StoredEvent, first_at, instant, latest, seconds
+from ioc.domains.base import (
+    Contribution,
+    Domain,
+    Flag,
+    Rollup,
+    StoredEvent,
+    first_at,
+    instant,
+    latest,
+    one,
+    seconds,
+)
+from ioc.domains.base import (
+    ms as _ms,
+)
 from ioc.fields import AgencyCode, Identifier, Instant, ShortText, Strict
 
 DocumentType = Literal[
@@ -110,6 +124,40 @@ def fold(document_id: str, events: Sequence[StoredEvent]) -> DocumentState:
     )
 
 
+VN_TZ = timezone(timedelta(hours=7))
+
+
+def contribute(state: DocumentState) -> Contribution:
+    """A document counts on its first day (Vietnam time), under its agency and direction."""
+    day = state.first_event_at.astimezone(VN_TZ).date()
+    done = state.done_at is not None
+    return one(
+        (day, state.agency, state.direction or ""),
+        documents=True,
+        received=state.received_at is not None,
+        sent=state.sent_at is not None,
+        electronic=state.electronic,
+        signed=state.signed,
+        done=done,
+        failed=state.returned_at is not None,
+        open=state.is_open,
+        overdue=state.overdue,
+        handling_ms_sum=_ms(state.handling_s) if done else 0,
+        handled_count=done and state.handling_s is not None,
+        flagged=bool(state.flags),
+    )
+
+
+ROLLUP = Rollup(
+    table="document_day",
+    dims=("agency", "direction"),
+    measures=(
+        "documents", "received", "sent", "electronic", "signed", "done", "failed", "open",
+        "overdue", "handling_ms_sum", "handled_count", "flagged",
+    ),
+    contribute=contribute,
+)  # fmt: skip
+
 DOMAIN = Domain(
     source="documents",
     entity_field="document_id",
@@ -120,4 +168,5 @@ DOMAIN = Domain(
     state_type=DocumentState,
     state_table="document_state",
     fold=fold,
+    rollup=ROLLUP,
 )

@@ -27,7 +27,21 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Literal
 
-from ioc.domains.base import Domain, Flag, StoredEvent, first_at, instant, latest, seconds
+from ioc.domains.base import (
+    Contribution,
+    Domain,
+    Flag,
+    Rollup,
+    StoredEvent,
+    first_at,
+    instant,
+    latest,
+    one,
+    seconds,
+)
+from ioc.domains.base import (
+    ms as _ms,
+)
 from ioc.fields import FeeVnd, Identifier, Instant, Strict
 
 VN_TZ = timezone(timedelta(hours=7))
@@ -187,6 +201,47 @@ def fold(filing_id: str, events: Sequence[StoredEvent]) -> FilingState:
     )
 
 
+def contribute(state: FilingState) -> Contribution:
+    """A filing counts on the day it was received (Vietnam time), under its agency,
+    procedure, commune and channel; unknown dimensions count under ''."""
+    day = _local_day(state.received_at or state.first_event_at)
+    key = (day, state.agency, state.procedure_code or "", state.commune_code or "",
+           state.channel or "")  # fmt: skip
+    fee_bearing = bool(state.fee_vnd)
+    finished = not state.is_open
+    return one(
+        key,
+        received=state.received_at is not None,
+        online=state.channel == "online",
+        full_online=state.full_online,
+        fee_bearing=fee_bearing,
+        paid_online=fee_bearing and state.paid_online,
+        digitised=state.digitised,
+        finished=finished,
+        early=state.verdict == "early",
+        on_time=state.verdict == "on_time",
+        late=state.verdict == "late",
+        no_due_date=state.verdict == "no_due_date",
+        open=state.is_open,
+        waiting=state.is_open and state.supplement_open_since is not None,
+        supplement_requests=state.supplement_requests,
+        resolution_ms_sum=_ms(state.resolution_s) if finished else 0,
+        resolved_count=finished and state.resolution_s is not None,
+        flagged=bool(state.flags),
+    )
+
+
+ROLLUP = Rollup(
+    table="filing_day",
+    dims=("agency", "procedure_code", "commune_code", "channel"),
+    measures=(
+        "received", "online", "full_online", "fee_bearing", "paid_online", "digitised",
+        "finished", "early", "on_time", "late", "no_due_date", "open", "waiting",
+        "supplement_requests", "resolution_ms_sum", "resolved_count", "flagged",
+    ),
+    contribute=contribute,
+)  # fmt: skip
+
 DOMAIN = Domain(
     source="filings",
     entity_field="filing_id",
@@ -197,4 +252,5 @@ DOMAIN = Domain(
     state_type=FilingState,
     state_table="filing_state",
     fold=fold,
+    rollup=ROLLUP,
 )

@@ -11,11 +11,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from ipaddress import IPv4Address, IPv6Address
 from typing import Literal
 
-from ioc.domains.base import Domain, Flag, StoredEvent, first_at, latest, seconds
+from ioc.domains.base import (
+    Contribution,
+    Domain,
+    Flag,
+    Rollup,
+    StoredEvent,
+    first_at,
+    latest,
+    one,
+    seconds,
+)
+from ioc.domains.base import (
+    ms as _ms,
+)
 from ioc.fields import Identifier, ShortText, Strict
 
 SecurityType = Literal["raised", "acknowledged", "resolved"]
@@ -110,6 +123,38 @@ def fold(alert_id: str, events: Sequence[StoredEvent]) -> AlertState:
     )
 
 
+VN_TZ = timezone(timedelta(hours=7))
+
+
+def contribute(state: AlertState) -> Contribution:
+    """An alert counts on the day it was raised (Vietnam time), under its agency,
+    highest severity and category."""
+    day = (state.raised_at or state.first_event_at).astimezone(VN_TZ).date()
+    return one(
+        (day, state.agency, state.severity or "", state.category or ""),
+        alerts=True,
+        open=state.is_open,
+        acknowledged=state.acknowledged_at is not None,
+        resolved=state.resolved_at is not None,
+        occurrences=state.occurrences,
+        ack_ms_sum=_ms(state.ack_s),
+        ack_count=state.ack_s is not None,
+        resolve_ms_sum=_ms(state.resolve_s),
+        resolve_count=state.resolve_s is not None,
+        flagged=bool(state.flags),
+    )
+
+
+ROLLUP = Rollup(
+    table="alert_day",
+    dims=("agency", "severity", "category"),
+    measures=(
+        "alerts", "open", "acknowledged", "resolved", "occurrences", "ack_ms_sum",
+        "ack_count", "resolve_ms_sum", "resolve_count", "flagged",
+    ),
+    contribute=contribute,
+)  # fmt: skip
+
 DOMAIN = Domain(
     source="security",
     entity_field="alert_id",
@@ -120,4 +165,5 @@ DOMAIN = Domain(
     state_type=AlertState,
     state_table="alert_state",
     fold=fold,
+    rollup=ROLLUP,
 )

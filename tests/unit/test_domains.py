@@ -200,3 +200,27 @@ def test_the_state_tables_of_the_migration_are_the_declared_ones() -> None:
             sql_type = rest.replace("PRIMARY KEY", "").replace("NOT NULL", "").strip()
             in_sql.append((name, sql_type, "NOT NULL" not in rest))
         assert in_sql == declared, domain.state_table
+
+
+def test_the_rollup_tables_of_the_migration_are_the_declared_ones() -> None:
+    sql = (resources.files("ioc.db") / "migrations" / "0004_rollups.sql").read_text()
+    tables = {name: body for name, body in _CREATE.findall(sql)}
+    for domain in DOMAINS.values():
+        rollup = domain.rollup
+        lines = [line.strip().rstrip(",") for line in tables[rollup.table].strip().splitlines()]
+        columns = [line.split()[0] for line in lines if not line.startswith("PRIMARY KEY")]
+        assert columns == ["day", *rollup.dims, *rollup.measures], rollup.table
+        assert lines[-1] == f"PRIMARY KEY (day, {', '.join(rollup.dims)})"
+
+
+def test_every_contribution_names_exactly_the_declared_measures() -> None:
+    states = {
+        "filings": _filing(RECEIVED, _ev("e1", "resolved", 5)),
+        "documents": fold_document("D", [_ev("d", "received", 0, direction="incoming")]),
+        "security": fold_alert("A", [_ev("s", "raised", 0, severity="low", category="ddos")]),
+    }
+    for source, state in states.items():
+        rollup = DOMAINS[source].rollup
+        ((key, measures),) = rollup.contribute(state).items()
+        assert len(key) == 1 + len(rollup.dims)
+        assert tuple(measures) == rollup.measures, source
