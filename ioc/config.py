@@ -81,6 +81,19 @@ class Settings(BaseSettings):
         20_000, ge=1, description="Records waiting (consumer lag) above which IOC is lagging."
     )
 
+    clock_tick_s: float = Field(
+        30.0,
+        gt=0,
+        description="Seconds between the processor's clock ticks, which turn overdue, at "
+        "risk and unattended as time passes, even when no event arrives.",
+    )
+    at_risk_working_hours: float = Field(
+        8.0, gt=0, description="A filing due within this much working time is at risk."
+    )
+    alert_ack_minutes: float = Field(
+        15.0, gt=0, description="An open alert nobody acknowledged for this long is unattended."
+    )
+
     live_heartbeat_s: float = Field(10.0, gt=0, description="Seconds between heartbeats.")
 
     fault_pause_at: Literal["", "mid_batch", "after_db_commit"] = Field(

@@ -48,3 +48,8 @@ LAST_COMMIT = Gauge(
 RETRYING = Gauge(
     "ioc_processor_retrying", "1 while this processor is retrying a batch it could not write"
 )
+CLOCK_TRANSITIONS = Counter(
+    "ioc_processor_clock_transitions_total",
+    "Entities the clock tick turned overdue, at risk or unattended",
+    ["source", "kind"],
+)

@@ -38,8 +38,11 @@ from aiokafka.errors import CommitFailedError, KafkaError
 from aiokafka.structs import ConsumerRecord, TopicPartition
 from pydantic import ValidationError
 
+from ioc.clock import clock_for
 from ioc.config import Settings
 from ioc.db import DATABASE_UNAVAILABLE, describe
+from ioc.db.state import tick
+from ioc.domains import DOMAINS
 from ioc.events import decode_event, field_errors
 from ioc.kafka import dead_letter_value, end_offsets, make_consumer, make_producer
 from streams import metrics
@@ -100,6 +103,7 @@ class Processor:
         self._drain_deadline: float | None = None
         self._fault_armed = bool(settings.fault_pause_at)
         self.progress = Progress()
+        self._clock = clock_for(settings)
         self.consumer: AIOKafkaConsumer | None = None
         self.producer: AIOKafkaProducer | None = None
         self.conn: asyncpg.Connection | None = None
@@ -130,6 +134,7 @@ class Processor:
         await self.consumer.start()
         reporter = ProgressReporter(s, self.progress, self._lag)
         reporting = asyncio.create_task(reporter.run(), name="progress-reporter")
+        ticking = asyncio.create_task(self._tick_forever(), name="clock-tick")
         log.info(
             "processor started: group %s, topics %s",
             s.processor_group,
@@ -140,6 +145,7 @@ class Processor:
         except _Stopped:
             log.info("stopped while retrying a batch; its offsets stay uncommitted")
         finally:
+            ticking.cancel()
             reporting.cancel()
             await reporter.close()
             await self.consumer.stop()
@@ -329,7 +335,43 @@ class Processor:
 
     async def _connect(self) -> None:
         self.conn = await asyncpg.connect(self.settings.database_url)
-        self.sink = DatabaseSink(self.conn, fault=self._fault)
+        self.sink = DatabaseSink(self.conn, fault=self._fault, clock=self._clock)
+
+    async def _tick_forever(self) -> None:
+        """Every IOC_CLOCK_TICK_S, turn what came due (overdue, at risk, unattended) even
+        when no event arrives; on its own connection, in its own transaction."""
+        conn: asyncpg.Connection | None = None
+        while True:
+            await asyncio.sleep(self.settings.clock_tick_s)
+            try:
+                if conn is None or conn.is_closed():
+                    conn = await asyncpg.connect(self.settings.database_url)
+                await self._tick_once(conn)
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+                log.warning("clock tick failed (%s); trying again next tick", describe(error))
+                if conn is not None:
+                    conn.terminate()
+                conn = None
+
+    async def _tick_once(self, conn: asyncpg.Connection) -> None:
+        clock = self._clock()
+        async with conn.transaction():
+            ticked = {source: await tick(conn, source, clock) for source in DOMAINS}
+        turned = {source: dict(kinds) for source, kinds in ticked.items() if kinds}
+        if not turned:
+            return
+        log.info("clock tick: %s", turned)
+        for source, kinds in turned.items():
+            for kind, n in kinds.items():
+                metrics.CLOCK_TRANSITIONS.labels(source=source, kind=kind).inc(n)
+        assert self.producer is not None
+        message = {"type": "clock", "at": clock.now.isoformat(), "transitions": turned}
+        try:
+            await self.producer.send_and_wait(
+                self.settings.live_topic, json.dumps(message).encode()
+            )
+        except KafkaError as error:
+            log.warning("could not announce the clock tick on the live topic: %s", error)
 
     async def _write_with_retry(self, records: list[Incoming]) -> WriteResult:
         attempt = 0

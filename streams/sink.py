@@ -28,6 +28,7 @@ from typing import Any
 
 import asyncpg
 
+from ioc.clock import Clock, wall_clock
 from ioc.db import describe, refuses_rows
 from ioc.db.kpis import kpi_snapshot
 from ioc.db.state import refold
@@ -105,9 +106,15 @@ async def _no_fault(point: str) -> None:
 class DatabaseSink:
     """Writes micro-batches to PostgreSQL through one dedicated connection."""
 
-    def __init__(self, conn: asyncpg.Connection, fault: FaultHook = _no_fault) -> None:
+    def __init__(
+        self,
+        conn: asyncpg.Connection,
+        fault: FaultHook = _no_fault,
+        clock: Callable[[], Clock] = wall_clock,
+    ) -> None:
         self._conn = conn
         self._fault = fault
+        self._clock = clock
         self._staging_ready = False
 
     async def write(self, records: Sequence[Incoming]) -> WriteResult:
@@ -185,5 +192,6 @@ class DatabaseSink:
         if delta.per_minute:
             counts = [(*key, n) for key, n in delta.per_minute.items()]
             await conn.execute(_ADD_PER_MINUTE, *_columns(counts, 5))
+        clock = self._clock()
         for source, ids in sorted(delta.touched.items()):
-            await refold(conn, source, sorted(ids))
+            await refold(conn, source, sorted(ids), clock)

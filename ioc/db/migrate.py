@@ -75,6 +75,7 @@ async def migrate(database_url: str) -> list[str]:
 
 async def _rebuild_empty_states(conn: asyncpg.Connection) -> None:
     """Refold every entity when a migration left its state or rollup table empty."""
+    from ioc.clock import wall_clock
     from ioc.db.state import refold_all
     from ioc.domains import DOMAINS
 
@@ -84,7 +85,7 @@ async def _rebuild_empty_states(conn: asyncpg.Connection) -> None:
                 async with conn.transaction():
                     # From scratch: the rollup must not keep what the old states gave it.
                     await conn.execute(f"TRUNCATE {domain.state_table}, {domain.rollup.table}")
-                    await refold_all(conn, source)
+                    await refold_all(conn, source, wall_clock())
                 break
 
 

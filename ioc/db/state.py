@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import json
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
+from ioc.clock import Clock
 from ioc.db import Conn, rollups
 from ioc.domains import DOMAINS
 from ioc.domains.base import Domain, StoredEvent
@@ -74,9 +75,10 @@ def _cell(value: Any, is_array: bool) -> Any:
     return json.dumps(list(value)) if is_array else value
 
 
-async def refold(conn: Conn, source: str, entity_ids: Sequence[str]) -> list[Any]:
-    """Fold and store the state of `entity_ids` from all their stored events, and move
-    their contributions in the rollup from the old states to the new; returns the new."""
+async def refold(conn: Conn, source: str, entity_ids: Sequence[str], clock: Clock) -> list[Any]:
+    """Fold and store the state of `entity_ids` from all their stored events, judged
+    against `clock`, and move their contributions in the rollup from the old states to
+    the new; returns the new."""
     if not entity_ids:
         return []
     domain = DOMAINS[source]
@@ -93,10 +95,73 @@ async def refold(conn: Conn, source: str, entity_ids: Sequence[str]) -> list[Any
                 payload=json.loads(row["payload"]),
             )
         )
-    states = [domain.fold(entity_id, events) for entity_id, events in history.items()]
+    states = [
+        domain.timed(domain.fold(entity_id, events), clock) for entity_id, events in history.items()
+    ]
     await write_states(conn, domain, states)
     await rollups.move(conn, source, old, states)
+    await record_transitions(conn, domain, old, states, clock)
     return states
+
+
+_RECORD = """
+INSERT INTO clock_transitions (source, entity_id, kind, crossed_at)
+SELECT $1, * FROM unnest($2::text[], $3::text[], $4::timestamptz[]) ORDER BY 1, 2
+ON CONFLICT DO NOTHING
+"""
+
+
+async def record_transitions(
+    conn: Conn, domain: Domain, old: Sequence[Any], new: Sequence[Any], clock: Clock
+) -> Counter[str]:
+    """Record each clock field that turned true (first crossing only); count them by kind."""
+    before = {getattr(state, domain.entity_field): state for state in old}
+    rows: list[tuple[str, str]] = []
+    for state in new:
+        entity_id = getattr(state, domain.entity_field)
+        previous = before.get(entity_id)
+        for kind in domain.clock_fields:
+            if getattr(state, kind) and not (previous and getattr(previous, kind)):
+                rows.append((entity_id, kind))
+    if rows:
+        await conn.execute(
+            _RECORD, domain.source, [r[0] for r in rows], [r[1] for r in rows],
+            [clock.now] * len(rows),
+        )  # fmt: skip
+    return Counter(kind for _, kind in rows)
+
+
+async def tick(conn: Conn, source: str, clock: Clock, limit: int = 5000) -> Counter[str]:
+    """Turn the clock fields that came due by `clock.now`; returns the transitions by kind.
+
+    Reads only the rows the domain's `tick_where` selects (indexed: open and due), locks
+    them with SKIP LOCKED so two processors never take the same row, and writes only
+    what changed, moving its rollup contribution. Idempotent: a row already turned is
+    not selected again. Runs inside the caller's transaction.
+    """
+    domain = DOMAINS[source]
+    moments = {
+        "now": clock.now,
+        "horizon": clock.at_risk_horizon,
+        "ack_deadline": clock.ack_deadline,
+    }
+    used = [name for name in moments if "{" + name + "}" in domain.tick_where]
+    where = domain.tick_where.format(**{n: f"${used.index(n) + 1}" for n in used})
+    rows = await conn.fetch(
+        f"SELECT * FROM {domain.state_table} WHERE {where} "
+        f"ORDER BY {domain.entity_field} LIMIT {int(limit)} FOR UPDATE SKIP LOCKED",
+        *[moments[name] for name in used],
+    )
+    old = [domain.state_from_row(row) for row in rows]
+    pairs = [(state, domain.timed(state, clock)) for state in old]
+    changed = [(before, after) for before, after in pairs if before != after]
+    if not changed:
+        return Counter()
+    await write_states(conn, domain, [after for _, after in changed])
+    await rollups.move(conn, source, [b for b, _ in changed], [a for _, a in changed])
+    return await record_transitions(
+        conn, domain, [b for b, _ in changed], [a for _, a in changed], clock
+    )
 
 
 async def write_states(conn: Conn, domain: Domain, states: Sequence[Any]) -> None:
@@ -108,7 +173,7 @@ async def write_states(conn: Conn, domain: Domain, states: Sequence[Any]) -> Non
     await conn.execute(_upsert_sql(domain.source), *arrays)
 
 
-async def refold_all(conn: Conn, source: str, chunk: int = 1000) -> int:
+async def refold_all(conn: Conn, source: str, clock: Clock, chunk: int = 1000) -> int:
     """Refold every entity of `source` (after a migration reshaped its state table)."""
     ids = [
         row["entity_id"]
@@ -117,7 +182,7 @@ async def refold_all(conn: Conn, source: str, chunk: int = 1000) -> int:
         )
     ]
     for start in range(0, len(ids), chunk):
-        await refold(conn, source, ids[start : start + chunk])
+        await refold(conn, source, ids[start : start + chunk], clock)
     if ids:
         log.info("rebuilt the state of %d %s from their events", len(ids), source)
     return len(ids)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from ioc.clock import Clock
 from ioc.fields import Strict
 
 
@@ -158,6 +159,13 @@ class Domain:
     state_table: str
     fold: Callable[[str, Sequence[StoredEvent]], Any]  # entity id, events in order -> state
     rollup: Rollup
+    # What the clock adds: `timed(state, clock)` sets the state's clock fields (e.g.
+    # overdue) for the time now; `tick_where` selects, in SQL over the state table, the
+    # rows whose clock fields may turn true by now ({now}, {horizon}: the at-risk
+    # horizon, {ack_deadline}: the acknowledgement deadline), so a tick reads only those.
+    timed: Callable[[Any, Clock], Any]
+    clock_fields: tuple[str, ...]
+    tick_where: str
 
     def columns(self) -> list[Column]:
         """The state table's columns, in the state dataclass's field order."""

@@ -10,10 +10,11 @@ its due time); an open document past its due time is the clock's business.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Literal
 
+from ioc.clock import Clock
 from ioc.domains.base import (
     Contribution,
     Domain,
@@ -73,7 +74,7 @@ class DocumentState:
     status: str
     is_open: bool
     handling_s: float | None
-    overdue: bool
+    overdue: bool  # done after its due time, or open past it (clock)
     events: int
     first_event_at: datetime
     last_event_at: datetime
@@ -115,7 +116,7 @@ def fold(document_id: str, events: Sequence[StoredEvent]) -> DocumentState:
         status=last.type,
         is_open=closed is None,
         handling_s=seconds(received_at, done_at),
-        overdue=done_at is not None and due_at is not None and done_at > due_at,
+        overdue=False,
         events=len(events),
         first_event_at=events[0].occurred_at,
         last_event_at=last.occurred_at,
@@ -125,6 +126,14 @@ def fold(document_id: str, events: Sequence[StoredEvent]) -> DocumentState:
 
 
 VN_TZ = timezone(timedelta(hours=7))
+
+
+def timed(state: DocumentState, clock: Clock) -> DocumentState:
+    """Overdue: done after its due time (a fact of the events) or open past it (the clock)."""
+    late_done = state.done_at is not None and state.due_at is not None
+    late_done = late_done and state.done_at > state.due_at  # type: ignore[operator]
+    open_late = state.is_open and state.due_at is not None and clock.now > state.due_at
+    return replace(state, overdue=late_done or open_late)
 
 
 def contribute(state: DocumentState) -> Contribution:
@@ -169,4 +178,7 @@ DOMAIN = Domain(
     state_table="document_state",
     fold=fold,
     rollup=ROLLUP,
+    timed=timed,
+    clock_fields=("overdue",),
+    tick_where="is_open AND NOT overdue AND due_at < {now}",
 )

@@ -23,10 +23,11 @@ one after it is late (the filing was already overdue when the citizen gave up).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
 from typing import Literal
 
+from ioc.clock import Clock
 from ioc.domains.base import (
     Contribution,
     Domain,
@@ -102,6 +103,8 @@ class FilingState:
     processing_end_at: datetime | None
     verdict: str
     resolution_s: float | None  # effective end - received, paused time excluded
+    overdue: bool  # open and past its due time (clock)
+    at_risk: bool  # open, not overdue, due within the at-risk window of working time (clock)
     events: int
     first_event_at: datetime
     last_event_at: datetime
@@ -193,12 +196,24 @@ def fold(filing_id: str, events: Sequence[StoredEvent]) -> FilingState:
         processing_end_at=end,
         verdict=verdict,
         resolution_s=None if resolution is None else resolution - paused,
+        overdue=False,
+        at_risk=False,
         events=len(events),
         first_event_at=events[0].occurred_at,
         last_event_at=last.occurred_at,
         last_event_id=last.event_id,
         flags=tuple(str(flag) for flag in flags),
     )
+
+
+def timed(state: FilingState, clock: Clock) -> FilingState:
+    """Overdue and at risk, for the time now. The clock stops while the filing waits for
+    the citizen (766 does not count that time), so a waiting filing turns neither."""
+    if not state.is_open or state.due_at is None or state.supplement_open_since is not None:
+        return replace(state, overdue=False, at_risk=False)
+    due = state.due_at + timedelta(seconds=state.supplement_paused_s)
+    overdue = clock.now > due
+    return replace(state, overdue=overdue, at_risk=not overdue and due <= clock.at_risk_horizon)
 
 
 def contribute(state: FilingState) -> Contribution:
@@ -224,6 +239,8 @@ def contribute(state: FilingState) -> Contribution:
         no_due_date=state.verdict == "no_due_date",
         open=state.is_open,
         waiting=state.is_open and state.supplement_open_since is not None,
+        overdue=state.overdue,
+        at_risk=state.at_risk,
         supplement_requests=state.supplement_requests,
         resolution_ms_sum=_ms(state.resolution_s) if finished else 0,
         resolved_count=finished and state.resolution_s is not None,
@@ -236,7 +253,8 @@ ROLLUP = Rollup(
     dims=("agency", "procedure_code", "commune_code", "channel"),
     measures=(
         "received", "online", "full_online", "fee_bearing", "paid_online", "digitised",
-        "finished", "early", "on_time", "late", "no_due_date", "open", "waiting",
+        "finished", "early", "on_time", "late", "no_due_date", "open", "waiting", "overdue",
+        "at_risk",
         "supplement_requests", "resolution_ms_sum", "resolved_count", "flagged",
     ),
     contribute=contribute,
@@ -253,4 +271,10 @@ DOMAIN = Domain(
     state_table="filing_state",
     fold=fold,
     rollup=ROLLUP,
+    timed=timed,
+    clock_fields=("overdue", "at_risk"),
+    tick_where="is_open AND supplement_open_since IS NULL AND ("
+    "(NOT overdue AND due_at + make_interval(secs => supplement_paused_s) < {now}) OR "
+    "(NOT at_risk AND NOT overdue"
+    " AND due_at + make_interval(secs => supplement_paused_s) <= {horizon}))",
 )

@@ -10,11 +10,12 @@ raise after a resolution reopens the alert.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from ipaddress import IPv4Address, IPv6Address
 from typing import Literal
 
+from ioc.clock import Clock
 from ioc.domains.base import (
     Contribution,
     Domain,
@@ -75,6 +76,7 @@ class AlertState:
     occurrences: int
     ack_s: float | None  # time to acknowledge
     resolve_s: float | None  # time to resolve
+    unattended: bool  # open and not acknowledged within the acknowledgement time (clock)
     events: int
     first_event_at: datetime
     last_event_at: datetime
@@ -115,6 +117,7 @@ def fold(alert_id: str, events: Sequence[StoredEvent]) -> AlertState:
         occurrences=len(raises),
         ack_s=seconds(raised_at, ack.occurred_at if ack else None),
         resolve_s=seconds(raised_at, resolved_at),
+        unattended=False,
         events=len(events),
         first_event_at=events[0].occurred_at,
         last_event_at=last.occurred_at,
@@ -124,6 +127,17 @@ def fold(alert_id: str, events: Sequence[StoredEvent]) -> AlertState:
 
 
 VN_TZ = timezone(timedelta(hours=7))
+
+
+def timed(state: AlertState, clock: Clock) -> AlertState:
+    """Unattended: open, never acknowledged, raised longer ago than the clock allows."""
+    unattended = (
+        state.is_open
+        and state.acknowledged_at is None
+        and state.raised_at is not None
+        and state.raised_at < clock.ack_deadline
+    )
+    return replace(state, unattended=unattended)
 
 
 def contribute(state: AlertState) -> Contribution:
@@ -136,6 +150,7 @@ def contribute(state: AlertState) -> Contribution:
         open=state.is_open,
         acknowledged=state.acknowledged_at is not None,
         resolved=state.resolved_at is not None,
+        unattended=state.unattended,
         occurrences=state.occurrences,
         ack_ms_sum=_ms(state.ack_s),
         ack_count=state.ack_s is not None,
@@ -149,7 +164,7 @@ ROLLUP = Rollup(
     table="alert_day",
     dims=("agency", "severity", "category"),
     measures=(
-        "alerts", "open", "acknowledged", "resolved", "occurrences", "ack_ms_sum",
+        "alerts", "open", "acknowledged", "resolved", "unattended", "occurrences", "ack_ms_sum",
         "ack_count", "resolve_ms_sum", "resolve_count", "flagged",
     ),
     contribute=contribute,
@@ -166,4 +181,8 @@ DOMAIN = Domain(
     state_table="alert_state",
     fold=fold,
     rollup=ROLLUP,
+    timed=timed,
+    clock_fields=("unattended",),
+    tick_where="is_open AND NOT unattended AND acknowledged_at IS NULL"
+    " AND raised_at < {ack_deadline}",
 )

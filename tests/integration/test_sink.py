@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import asyncpg
 import pytest
 
+from ioc.clock import wall_clock
 from ioc.config import Settings
 from ioc.db.kpis import kpi_snapshot
 from ioc.db.state import refold_all
@@ -178,7 +179,7 @@ async def test_state_rebuilt_from_the_raw_events_equals_the_state_kept_batch_by_
         await conn.execute(f"TRUNCATE {table}")
     async with conn.transaction():
         for source in ("filings", "security", "documents"):
-            await refold_all(conn, source)
+            await refold_all(conn, source, wall_clock())
     rebuilt = {t: await conn.fetch(f"SELECT * FROM {t} ORDER BY 1") for t in _STATE_TABLES}
     assert rebuilt == kept and all(kept.values())
     assert kept["filing_state"][0]["verdict"] in ("early", "on_time", "late", "no_due_date")

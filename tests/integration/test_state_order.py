@@ -13,6 +13,7 @@ import asyncpg
 import pytest
 
 from ingestors.simulator import generate
+from ioc.clock import wall_clock
 from ioc.config import Settings
 from ioc.db.migrate import ensure_database, migrate, with_database
 from ioc.db.state import refold_all
@@ -117,7 +118,7 @@ async def test_rollups_kept_batch_by_batch_equal_a_full_recount(settings: Settin
         async with conn.transaction():
             for domain in DOMAINS.values():
                 await conn.execute(f"TRUNCATE {domain.state_table}, {domain.rollup.table}")
-                await refold_all(conn, domain.source)
+                await refold_all(conn, domain.source, wall_clock())
         recounted = await _tables(conn)
         # And one measure straight from the state, by SQL alone.
         open_filings = await conn.fetchval("SELECT count(*) FROM filing_state WHERE is_open")

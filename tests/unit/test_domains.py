@@ -11,6 +11,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ioc.clock import Clock
 from ioc.domains import DOMAINS
 from ioc.domains.base import StoredEvent, in_order
 from ioc.domains.documents import fold as fold_document
@@ -113,7 +114,8 @@ def test_a_document_keeps_its_first_steps_and_its_handling_time() -> None:
         _ev("d3", "done", 30),
         _ev("d4", "received", 31, direction="incoming"),
     ]))  # fmt: skip
-    assert state.handling_s == 30 * 3600 and state.overdue and not state.is_open
+    assert state.handling_s == 30 * 3600 and not state.is_open
+    assert DOMAINS["documents"].timed(state, Clock(now=_at(40))).overdue, "done after due"
     assert state.signed is True and state.assigned_at == _at(1)
     assert state.flags == ("second_receipt: d4",)
 
@@ -224,3 +226,55 @@ def test_every_contribution_names_exactly_the_declared_measures() -> None:
         ((key, measures),) = rollup.contribute(state).items()
         assert len(key) == 1 + len(rollup.dims)
         assert tuple(measures) == rollup.measures, source
+
+
+def test_the_clock_makes_an_open_filing_at_risk_then_overdue_but_not_while_it_waits() -> None:
+    timed = DOMAINS["filings"].timed
+    due = datetime.fromisoformat(DUE)
+    state = _filing(RECEIVED, _ev("e1", "in_process", 1))
+    assert not timed(state, Clock(now=due - timedelta(hours=9))).at_risk
+    at_risk = timed(state, Clock(now=due - timedelta(hours=7)))
+    assert at_risk.at_risk and not at_risk.overdue
+    overdue = timed(state, Clock(now=due + timedelta(seconds=1)))
+    assert overdue.overdue and not overdue.at_risk
+    waiting = _filing(RECEIVED, _ev("e1", "supplement_requested", 1))
+    assert not timed(waiting, Clock(now=due + timedelta(days=3))).overdue
+    # A closed wait moves the deadline by its length.
+    waited = _filing(RECEIVED, _ev("e1", "supplement_requested", 1), _ev("e2", "supplemented", 25))
+    assert not timed(waited, Clock(now=due + timedelta(hours=23))).overdue
+    assert timed(waited, Clock(now=due + timedelta(hours=25))).overdue
+    done = _filing(RECEIVED, _ev("e1", "resolved", 2))
+    assert not timed(done, Clock(now=due + timedelta(days=30))).overdue
+
+
+def test_the_at_risk_window_is_working_time() -> None:
+    class Weekdays:  # 24-hour working days, Monday to Friday: enough to see the idea
+        def add_working_time(self, start: datetime, duration: timedelta) -> datetime:
+            moment = start
+            while duration > timedelta(0):
+                step = min(duration, timedelta(hours=1))
+                if moment.weekday() < 5:
+                    duration -= step
+                moment += step
+            return moment
+
+        def working_time_between(self, start: datetime, end: datetime) -> timedelta:
+            raise NotImplementedError
+
+    friday_evening = datetime(2026, 11, 27, 20, 0, tzinfo=UTC)
+    clock = Clock(now=friday_evening, calendar=Weekdays(), at_risk_within=timedelta(hours=8))
+    state = _filing(_ev("e0", "received", 0, procedure_code="P", channel="online",
+                        due_at=datetime(2026, 11, 30, 3, 0, tzinfo=UTC).isoformat()))  # fmt: skip
+    # Due Monday 03:00: 55 h away on the wall, but within 8 h of working time.
+    assert DOMAINS["filings"].timed(state, clock).at_risk
+
+
+def test_an_alert_nobody_acknowledged_in_time_is_unattended() -> None:
+    timed = DOMAINS["security"].timed
+    raised = fold_alert("A", [_ev("s", "raised", 0, severity="high", category="malware")])
+    assert not timed(raised, Clock(now=_at(0.2))).unattended
+    assert timed(raised, Clock(now=_at(0.3))).unattended
+    acked = fold_alert("A", in_order([
+        _ev("s", "raised", 0, severity="high", category="malware"), _ev("a", "acknowledged", 0.1)
+    ]))  # fmt: skip
+    assert not timed(acked, Clock(now=_at(5))).unattended
