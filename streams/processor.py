@@ -425,11 +425,13 @@ class Processor:
 
     async def _announce(self, result: WriteResult) -> None:
         assert self.producer is not None
+        # What changed, not the catalogue: the API adds the KPI values it relays.
         message = {
             "type": "delta",
             "new_events": dict(result.delta.new_by_source),
             "duplicates": result.duplicates,
-            "kpis": result.kpis,
+            "refused": len(result.refused),
+            "touched": {source: len(ids) for source, ids in result.delta.touched.items()},
         }
         try:
             await self.producer.send_and_wait(

@@ -2,11 +2,11 @@
 
 Inside the transaction: COPY the batch into a temporary table, insert into `events`
 what is not there yet (`ON CONFLICT DO NOTHING RETURNING` tells which rows were
-new), count only those, refold the state of the entities they touch from each one's
-whole stored history, and read the KPI snapshot the live
-feed announces. The caller commits Kafka offsets only after `write` returns, so a
-crash anywhere before that replays the batch, and the primary key turns the
-replay into a no-op.
+new), count only those, and refold the state of the entities they touch from each
+one's whole stored history (which moves the rollups). No KPI is read here: the API
+reads them when it relays the batch's announcement. The caller commits Kafka offsets
+only after `write` returns, so a crash anywhere before that replays the batch, and
+the primary key turns the replay into a no-op.
 
 Poison records. When the database refuses the batch because of its rows (text it
 cannot encode, a value out of range, a constraint: `ioc.db.refuses_rows`), the whole
@@ -30,7 +30,6 @@ import asyncpg
 
 from ioc.clock import Clock, wall_clock
 from ioc.db import describe, refuses_rows
-from ioc.db.kpis import kpi_snapshot
 from ioc.db.state import refold
 from streams.batch import BatchDelta, Incoming, aggregate, first_of_each
 
@@ -86,7 +85,6 @@ class Refused:
 class WriteResult:
     received: int
     delta: BatchDelta
-    kpis: dict[str, Any]
     refused: Sequence[Refused] = ()
 
     @property
@@ -125,8 +123,7 @@ class DatabaseSink:
         try:
             async with self._conn.transaction():
                 delta = await self._store(unique)
-                kpis = await kpi_snapshot(self._conn)
-            return WriteResult(received=len(records), delta=delta, kpis=kpis)
+            return WriteResult(received=len(records), delta=delta)
         except Exception as error:
             if not refuses_rows(error):
                 raise
@@ -138,8 +135,7 @@ class DatabaseSink:
         delta = BatchDelta()
         async with self._conn.transaction():
             await self._isolate(unique, delta, refused)
-            kpis = await kpi_snapshot(self._conn)
-        return WriteResult(received=len(records), delta=delta, kpis=kpis, refused=refused)
+        return WriteResult(received=len(records), delta=delta, refused=refused)
 
     async def _isolate(
         self, part: Sequence[Incoming], delta: BatchDelta, refused: list[Refused]

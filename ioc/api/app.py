@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import asyncpg
 from aiokafka.errors import KafkaError
@@ -22,6 +22,7 @@ from ioc.api.problems import install_problem_handlers, problem
 from ioc.api.routes import health, kpis, live, wall
 from ioc.config import Settings
 from ioc.db import DATABASE_UNAVAILABLE
+from ioc.db.kpis import kpi_snapshot
 from ioc.kafka import make_producer
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,12 @@ def create_app(settings: Settings, *, with_ingest: bool = True, with_api: bool =
         app.state.producer = producer
         app.state.pool = pool
         app.state.publisher = Publisher(producer, settings)
-        app.state.hub = hub = LiveHub(settings)
+
+        async def snapshot() -> dict[str, Any]:
+            async with pool.acquire(timeout=5) as conn:
+                return await kpi_snapshot(conn)
+
+        app.state.hub = hub = LiveHub(settings, snapshot)
         app.state.monitor = monitor = HealthMonitor(settings, pool, producer, hub)
         if with_api:
             hub.start()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiokafka.errors import KafkaError
@@ -37,9 +38,18 @@ class Subscriber:
         self.overflowed = asyncio.Event()
 
 
+Snapshot = Callable[[], Awaitable[dict[str, Any]]]
+
+
 class LiveHub:
-    def __init__(self, settings: Settings) -> None:
+    """Relays the live topic to websocket clients. The processor announces what a batch
+    or a clock tick changed; the hub adds the KPI values read now (`snapshot`), so the
+    processor never reads KPIs inside its write transaction and every message a client
+    gets carries full values it can simply keep."""
+
+    def __init__(self, settings: Settings, snapshot: Snapshot | None = None) -> None:
         self._settings = settings
+        self._snapshot = snapshot
         self._subscribers: set[Subscriber] = set()
         self._task: asyncio.Task[None] | None = None
 
@@ -67,6 +77,14 @@ class LiveHub:
                 SLOW_CLIENTS.inc()
                 self.unsubscribe(subscriber)
 
+    async def _add_kpis(self, message: dict[str, Any]) -> None:
+        if self._snapshot is None or not self._subscribers:
+            return
+        try:
+            message["kpis"] = await self._snapshot()
+        except Exception as error:  # the database is away: relay what changed without them
+            log.warning("could not read the KPIs for a live message: %s", error)
+
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="live-hub")
 
@@ -91,9 +109,13 @@ class LiveHub:
                 log.info("live feed reading %s", self._settings.live_topic)
                 async for msg in consumer:
                     try:
-                        self.publish(json.loads(msg.value))
+                        message = json.loads(msg.value)
                     except (ValueError, TypeError):
                         log.warning("ignoring a malformed live message at offset %d", msg.offset)
+                        continue
+                    if isinstance(message, dict) and message.get("type") in ("delta", "clock"):
+                        await self._add_kpis(message)
+                    self.publish(message)
             except KafkaError as error:
                 log.warning("live feed lost the broker (%s); retrying in 2s", error)
                 await asyncio.sleep(2)

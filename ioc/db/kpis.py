@@ -1,8 +1,15 @@
-"""The KPI snapshot: what `GET /api/kpis`, the first `/ws/live` message and every delta show.
+"""Reading the KPIs: the live snapshot the wall screen shows, and the catalogue by slice.
 
-One function, so that the API and the processor can never disagree on a number.
-It reads only tables the processor keeps (totals, current state), so it is cheap
-enough to run after every micro-batch.
+`kpi_snapshot` is what `/ws/live` and the wall show: events stored, events in the last
+15 minutes, and the measures of the present (open, overdue, at risk, unattended) from
+`current_totals`, which the processor keeps per agency - so it reads a handful of
+rows, whatever the size of the backlog or the history, and runs in the API, not in
+the processor's write transaction.
+
+`catalogue` sums a domain's rollup over a slice - days (Vietnam time), and optionally
+one agency, procedure or commune - and hands the sums to the domain's KPI formulas
+(`ioc/kpi/`); `series` does the same per day or month, and `event_series` counts
+events per minute or hour from `event_counts_minute`.
 
 `as_of` is when the newest stored event was stored - the age of the data, not the
 time of the query - so that a stalled pipeline shows an `as_of` that stops moving
@@ -11,16 +18,22 @@ time of the query - so that a stalled pipeline shows an `as_of` that stops movin
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any, Literal
 
 from ioc.config import SOURCES
 from ioc.db import Conn
-from ioc.events import SEVERITIES
+from ioc.domains import DOMAINS
+from ioc.domains.security import SEVERITIES
+from ioc.kpi.catalogue import CATALOGUES
 
 _TOTALS = "SELECT source, events, last_stored_at FROM event_totals"
-_OPEN_FILINGS = "SELECT count(*) FROM filing_state WHERE is_open"
-_OPEN_ALERTS = "SELECT severity, count(*) AS n FROM alert_state WHERE is_open GROUP BY severity"
+_CURRENT = """
+SELECT source, dim, measure, sum(value)::bigint AS value FROM current_totals
+WHERE $1::text IS NULL OR agency = $1 GROUP BY source, dim, measure
+"""
 _RECENT = """
 SELECT source, coalesce(sum(events), 0) AS n
 FROM event_counts_minute
@@ -30,22 +43,117 @@ GROUP BY source
 """
 
 
-async def kpi_snapshot(conn: Conn, now: datetime | None = None) -> dict[str, Any]:
-    """Current KPI values. `now` is injectable so tests can pin the clock."""
+async def kpi_snapshot(
+    conn: Conn, now: datetime | None = None, agency: str | None = None
+) -> dict[str, Any]:
+    """The live KPI values. `now` is injectable so tests can pin the clock."""
     now = now or datetime.now(UTC)
     rows = await conn.fetch(_TOTALS)
     totals = {row["source"]: row["events"] for row in rows}
     stored = [row["last_stored_at"] for row in rows if row["last_stored_at"] is not None]
-    open_filings = await conn.fetchval(_OPEN_FILINGS)
-    by_severity = {row["severity"]: row["n"] for row in await conn.fetch(_OPEN_ALERTS)}
     recent = {row["source"]: row["n"] for row in await conn.fetch(_RECENT, now)}
+    current: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    by_severity: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for row in await conn.fetch(_CURRENT, agency):
+        current[row["source"]][row["measure"]] += row["value"]
+        if row["source"] == "security":
+            by_severity[row["measure"]][row["dim"]] += row["value"]
+    filings, documents, security = current["filings"], current["documents"], current["security"]
     return {
         "as_of": max(stored).isoformat() if stored else None,
         "events": {source: int(totals.get(source, 0)) for source in SOURCES},
         "events_last_15_min": {source: int(recent.get(source, 0)) for source in SOURCES},
-        "filings": {"open": int(open_filings)},
+        "filings": {
+            "open": filings["open"],
+            "overdue": filings["overdue"],
+            "at_risk": filings["at_risk"],
+            "waiting_for_citizen": filings["waiting"],
+        },
+        "documents": {"open": documents["open"], "overdue": documents["overdue"]},
         "security": {
-            "open": int(sum(by_severity.values())),
-            "open_by_severity": {sev: int(by_severity.get(sev, 0)) for sev in SEVERITIES},
+            "open": security["open"],
+            "unattended": security["unattended"],
+            "open_by_severity": {sev: by_severity["open"][sev] for sev in SEVERITIES},
         },
     }
+
+
+@dataclass(frozen=True)
+class Slice:
+    """Which part of the province and which days (Vietnam time, both ends included)."""
+
+    start: date
+    end: date
+    agency: str | None = None
+    procedure: str | None = None  # filings only
+    commune: str | None = None  # filings only
+
+
+def _where(source: str, s: Slice) -> tuple[str, list[Any]]:
+    dims = DOMAINS[source].rollup.dims
+    clauses: list[str] = ["day BETWEEN $1 AND $2"]
+    params: list[Any] = [s.start, s.end]
+    for column, value in (("agency", s.agency), ("procedure_code", s.procedure),
+                          ("commune_code", s.commune)):  # fmt: skip
+        if value is None:
+            continue
+        if column not in dims:
+            clauses.append("false")  # documents have no procedure: nothing matches
+            continue
+        params.append(value)
+        clauses.append(f"{column} = ${len(params)}")
+    return " AND ".join(clauses), params
+
+
+async def catalogue(conn: Conn, s: Slice) -> dict[str, dict[str, Any]]:
+    """Every domain's KPI catalogue for the slice."""
+    out = {}
+    for source, domain in DOMAINS.items():
+        rollup = domain.rollup
+        where, params = _where(source, s)
+        sums = ", ".join(f"coalesce(sum({m}), 0)::bigint AS {m}" for m in rollup.measures)
+        row = await conn.fetchrow(f"SELECT {sums} FROM {rollup.table} WHERE {where}", *params)
+        out[source] = CATALOGUES[source](dict(row) if row else {})
+    return out
+
+
+Period = Literal["day", "month"]
+
+
+async def series(conn: Conn, s: Slice, period: Period) -> list[dict[str, Any]]:
+    """Every domain's catalogue per day or month of the slice, oldest first."""
+    periods: dict[date, dict[str, dict[str, Any]]] = defaultdict(dict)
+    for source, domain in DOMAINS.items():
+        rollup = domain.rollup
+        where, params = _where(source, s)
+        sums = ", ".join(f"coalesce(sum({m}), 0)::bigint AS {m}" for m in rollup.measures)
+        bucket = "day" if period == "day" else "date_trunc('month', day)::date"
+        rows = await conn.fetch(
+            f"SELECT {bucket} AS period, {sums} FROM {rollup.table} WHERE {where} "
+            f"GROUP BY 1 ORDER BY 1",
+            *params,
+        )
+        for row in rows:
+            measures = {m: row[m] for m in rollup.measures}
+            periods[row["period"]][source] = CATALOGUES[source](measures)
+    return [
+        {"period": key.isoformat()[: 7 if period == "month" else 10], **values}
+        for key, values in sorted(periods.items())
+    ]
+
+
+async def event_series(
+    conn: Conn, start: datetime, end: datetime, period: Literal["minute", "hour"],
+    agency: str | None = None,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """Events per source per minute or hour (Vietnam is UTC+7: hours align)."""
+    rows = await conn.fetch(
+        f"SELECT date_trunc('{period}', bucket) AS at, source, sum(events)::bigint AS n "
+        "FROM event_counts_minute WHERE bucket >= $1 AND bucket < $2 "
+        "AND ($3::text IS NULL OR agency = $3) GROUP BY 1, 2 ORDER BY 1",
+        start, end, agency,
+    )  # fmt: skip
+    out: dict[datetime, dict[str, int]] = defaultdict(lambda: dict.fromkeys(SOURCES, 0))
+    for row in rows:
+        out[row["at"]][row["source"]] = row["n"]
+    return [{"at": at.isoformat(), "events": counts} for at, counts in sorted(out.items())]

@@ -85,6 +85,7 @@ async def _rebuild_empty_states(conn: asyncpg.Connection) -> None:
                 async with conn.transaction():
                     # From scratch: the rollup must not keep what the old states gave it.
                     await conn.execute(f"TRUNCATE {domain.state_table}, {domain.rollup.table}")
+                    await conn.execute("DELETE FROM current_totals WHERE source = $1", source)
                     await refold_all(conn, source, wall_clock())
                 break
 

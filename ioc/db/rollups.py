@@ -51,8 +51,29 @@ def _add_sql(source: str) -> str:
     )
 
 
+_ADD_CURRENT = """
+INSERT INTO current_totals AS t (source, agency, dim, measure, value)
+SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[]) ORDER BY 1, 2, 3
+ON CONFLICT (source, agency, dim, measure) DO UPDATE SET value = t.value + EXCLUDED.value
+"""
+
+
+def current_difference(
+    rollup: Rollup, delta: dict[Key, Counter[str]]
+) -> dict[tuple[str, str, str], int]:
+    """The rollup difference summed over days: (agency, dim value, measure) -> amount."""
+    at = 1 + rollup.dims.index(rollup.current_dim) if rollup.current_dim else None
+    out: Counter[tuple[str, str, str]] = Counter()
+    for key, counts in delta.items():
+        dim = str(key[at]) if at is not None else ""
+        for measure in rollup.current:
+            out[(str(key[1]), dim, measure)] += counts[measure]
+    return {key: value for key, value in out.items() if value}
+
+
 async def move(conn: Conn, source: str, old: Sequence[Any], new: Sequence[Any]) -> int:
-    """Replace `old`'s contribution by `new`'s in the source's rollup; returns rows moved."""
+    """Replace `old`'s contribution by `new`'s in the source's rollup and current totals;
+    returns the rollup rows moved."""
     rollup = DOMAINS[source].rollup
     delta = difference(rollup, old, new)
     if not delta:
@@ -62,4 +83,11 @@ async def move(conn: Conn, source: str, old: Sequence[Any], new: Sequence[Any]) 
     arrays: list[list[Any]] = [[key[i] for key in keys] for i in range(width)]
     arrays += [[delta[key][m] for key in keys] for m in rollup.measures]
     await conn.execute(_add_sql(source), *arrays)
+    current = current_difference(rollup, delta)
+    if current:
+        rows = sorted(current.items())
+        await conn.execute(
+            _ADD_CURRENT, source, [k[0] for k, _ in rows], [k[1] for k, _ in rows],
+            [k[2] for k, _ in rows], [v for _, v in rows],
+        )  # fmt: skip
     return len(keys)

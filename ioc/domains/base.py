@@ -127,13 +127,26 @@ class Rollup:
     Every entity contributes to it through `contribute(state)`; when a batch or the
     clock changes an entity, its old contribution is taken out and its new one put
     in, inside the same transaction, so the table always equals a full recount.
-    The key is `day` (the entity's day in Vietnam time) followed by `dims`.
+    The key is `day` (the entity's day in Vietnam time) followed by `dims`, the first
+    of which is always `agency`.
+
+    Measures of the present (how many are open, overdue now) are asked for across all
+    days; `current` names them, and they are also kept summed over days in the small
+    `current_totals` table, per agency and per value of `current_dim` (e.g. severity),
+    so the wall screen's numbers never need a scan that grows with the days.
     """
 
     table: str
     dims: tuple[str, ...]
     measures: tuple[str, ...]
     contribute: Callable[[Any], Contribution]
+    current: tuple[str, ...] = ()
+    current_dim: str | None = None
+
+    def __post_init__(self) -> None:
+        assert self.dims[0] == "agency", "the first dimension of a rollup is the agency"
+        assert set(self.current) <= set(self.measures)
+        assert self.current_dim is None or self.current_dim in self.dims
 
 
 def one(key: tuple[Any, ...], **measures: int | bool | None) -> Contribution:

@@ -165,6 +165,7 @@ ROLLUP = Rollup(
         "overdue", "handling_ms_sum", "handled_count", "flagged",
     ),
     contribute=contribute,
+    current=("open", "overdue"),
 )  # fmt: skip
 
 DOMAIN = Domain(

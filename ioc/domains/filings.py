@@ -258,6 +258,7 @@ ROLLUP = Rollup(
         "supplement_requests", "resolution_ms_sum", "resolved_count", "flagged",
     ),
     contribute=contribute,
+    current=("open", "overdue", "at_risk", "waiting"),
 )  # fmt: skip
 
 DOMAIN = Domain(

@@ -168,6 +168,8 @@ ROLLUP = Rollup(
         "ack_count", "resolve_ms_sum", "resolve_count", "flagged",
     ),
     contribute=contribute,
+    current=("open", "unattended"),
+    current_dim="severity",
 )  # fmt: skip
 
 DOMAIN = Domain(

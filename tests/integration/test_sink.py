@@ -50,7 +50,7 @@ async def test_writing_a_batch_twice_stores_and_counts_it_once(conn: asyncpg.Con
     assert first.delta.new_events == 4 and first.duplicates == 0
     again = await sink.write(batch)
     assert again.delta.new_events == 0 and again.duplicates == 4
-    assert again.kpis["events"] == {"documents": 1, "filings": 2, "security": 1}
+    assert (await kpi_snapshot(conn))["events"] == {"documents": 1, "filings": 2, "security": 1}
     per_minute = await conn.fetchval(
         "SELECT events FROM event_counts_minute WHERE source = 'filings' AND event_type = $1",
         "received",
@@ -65,17 +65,17 @@ async def test_a_late_event_never_rolls_state_back(conn: asyncpg.Connection) -> 
     assert late.delta.new_events == 1  # the event itself is new and counted...
     status = await conn.fetchval("SELECT status FROM filing_state WHERE filing_id = 'F-1'")
     assert status == "resolved"  # ...but the filing stays resolved
-    assert late.kpis["filings"]["open"] == 0
+    assert (await kpi_snapshot(conn))["filings"]["open"] == 0
 
 
 async def test_alert_state_follows_its_lifecycle(conn: asyncpg.Connection) -> None:
     sink = DatabaseSink(conn)
-    raised = await sink.write(_batch(("security", alert("s1", "A-1", "high"))))
-    assert raised.kpis["security"]["open_by_severity"]["high"] == 1
+    await sink.write(_batch(("security", alert("s1", "A-1", "high"))))
+    assert (await kpi_snapshot(conn))["security"]["open_by_severity"]["high"] == 1
     later = alert("s2", "A-1", "high", "resolved")
     later["occurred_at"] = "2026-11-22T10:45:00+07:00"
-    resolved = await sink.write(_batch(("security", later)))
-    assert resolved.kpis["security"]["open"] == 0
+    await sink.write(_batch(("security", later)))
+    assert (await kpi_snapshot(conn))["security"]["open"] == 0
 
 
 async def test_recent_counts_follow_the_clock(conn: asyncpg.Connection) -> None:
@@ -129,7 +129,7 @@ async def test_a_poison_record_is_refused_alone_and_the_rest_is_stored(
     assert [r.record for r in result.refused] == [poison]
     assert result.refused[0].reason, "the database's reason travels with the record"
     assert result.delta.new_events == 40 and result.duplicates == 0
-    assert result.kpis["events"] == {"documents": 0, "filings": 40, "security": 0}
+    assert (await kpi_snapshot(conn))["events"] == {"documents": 0, "filings": 40, "security": 0}
     assert await conn.fetchval("SELECT count(*) FROM events") == 40
     assert await conn.fetchval("SELECT count(*) FROM filing_state") == 40
     # The same batch again: the good records are duplicates, the poison is refused again.

@@ -70,3 +70,15 @@ CREATE TABLE alert_day (
     flagged                 bigint NOT NULL DEFAULT 0,
     PRIMARY KEY (day, agency, severity, category)
 );
+
+-- Measures of the present (open, overdue now...) summed over all days, per source,
+-- agency, value of the domain's current dimension ('' when it has none) and measure:
+-- what the wall screen shows, readable without a scan that grows with the days.
+CREATE TABLE current_totals (
+    source   text   NOT NULL,
+    agency   text   NOT NULL,
+    dim      text   NOT NULL,
+    measure  text   NOT NULL,
+    value    bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (source, agency, dim, measure)
+);

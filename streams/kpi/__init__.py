@@ -1,1 +1,0 @@
-"""KPI math as pure functions over events: no I/O, unit-tested without services."""
