@@ -19,7 +19,7 @@ from ingestors.publisher import Publisher
 from ioc.api.health_monitor import HealthMonitor
 from ioc.api.live import LiveHub
 from ioc.api.problems import install_problem_handlers, problem
-from ioc.api.routes import health, kpis, live, wall
+from ioc.api.routes import alerts, documents, filings, health, kpis, live, sources, wall
 from ioc.config import Settings
 from ioc.db import DATABASE_UNAVAILABLE
 from ioc.db.kpis import kpi_snapshot
@@ -94,6 +94,10 @@ def create_app(settings: Settings, *, with_ingest: bool = True, with_api: bool =
         app.include_router(kpis.router)
         app.include_router(live.router)
         app.include_router(wall.router)
+        app.include_router(filings.router)
+        app.include_router(documents.router)
+        app.include_router(alerts.router)
+        app.include_router(sources.router)
 
     async def database_unavailable(request: Request, error: Exception) -> JSONResponse:
         return problem(
