@@ -1,0 +1,159 @@
+"""`GET /api/kpis` over the real app (in process) and a real database: the catalogue of a
+slice matches hand-counted filings, filters narrow it, series split it by day and by
+hour, and bad parameters get a problem+json that says what to send."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import asyncpg
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+
+from ioc.api.app import create_app
+from ioc.config import Settings
+from ioc.events import Event, validate_event
+from streams.batch import Incoming
+from streams.sink import DatabaseSink
+
+pytestmark = pytest.mark.integration
+
+H42, H43 = "000.00.31.H42", "000.00.31.H43"
+
+
+def _filing(
+    event_id: str, filing_id: str, type_: str, at: str, agency: str = H42, **payload: object
+) -> tuple[str, dict]:
+    return "filings", {
+        "event_id": event_id,
+        "type": type_,
+        "occurred_at": at,
+        "agency": agency,
+        "payload": {"filing_id": filing_id, **payload},
+    }
+
+
+RECORDS = [
+    # Three filings received on 2 Nov in H42: one online resolved early, one in person
+    # resolved late, one online still open; one received on 3 Nov in H43 online.
+    _filing(
+        "a1",
+        "F-A",
+        "received",
+        "2026-11-02T08:00:00+07:00",
+        procedure_code="P1",
+        channel="online",
+        due_at="2026-11-06T17:00:00+07:00",
+        fee_vnd=50000,
+        paid_online=True,
+    ),
+    _filing("a2", "F-A", "resolved", "2026-11-04T10:00:00+07:00"),
+    _filing(
+        "b1",
+        "F-B",
+        "received",
+        "2026-11-02T09:00:00+07:00",
+        procedure_code="P2",
+        channel="in_person",
+        due_at="2026-11-03T17:00:00+07:00",
+        fee_vnd=20000,
+    ),
+    _filing("b2", "F-B", "result_returned", "2026-11-05T10:00:00+07:00"),
+    _filing(
+        "c1",
+        "F-C",
+        "received",
+        "2026-11-02T10:00:00+07:00",
+        procedure_code="P1",
+        channel="online",
+        due_at="2099-01-01T17:00:00+07:00",
+    ),
+    _filing(
+        "d1",
+        "F-D",
+        "received",
+        "2026-11-03T11:00:00+07:00",
+        agency=H43,
+        procedure_code="P1",
+        channel="online",
+    ),
+]
+
+
+@pytest.fixture
+async def api(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        batch = []
+        for offset, (source, record) in enumerate(RECORDS):
+            event = validate_event(source, record)
+            assert isinstance(event, Event), event
+            batch.append(Incoming(event, event.occurred_at, f"t.{source}", 0, offset))
+        await DatabaseSink(conn).write(batch)
+    finally:
+        await conn.close()
+    app = create_app(settings, with_ingest=False)
+    async with (
+        LifespanManager(app, startup_timeout=60) as manager,
+        httpx.AsyncClient(transport=httpx.ASGITransport(manager.app), base_url="http://t") as http,
+    ):
+        yield http
+
+
+async def test_the_catalogue_of_a_slice_is_what_was_counted_by_hand(api: httpx.AsyncClient) -> None:
+    body = (await api.get("/api/kpis", params={"from": "2026-11-01", "to": "2026-11-30"})).json()
+    assert body["events"] == {"documents": 0, "filings": 6, "security": 0}
+    assert body["filings"]["open"] == 2 and body["slice"]["from"] == "2026-11-01"
+    f = body["catalogue"]["filings"]
+    assert (f["received"], f["finished"], f["early"], f["late"], f["open"]) == (4, 2, 1, 1, 2)
+    assert f["online_share"] == 0.75  # 3 of 4 received online (766 3.3)
+    assert f["online_payment_share"] == 0.5  # 1 of 2 fee-bearing paid online (766 3.6)
+    # 2.1: early (1) + open and not overdue (F-C; F-D has no due date) over received.
+    assert f["on_time_rate"] == 0.75
+
+
+async def test_filters_narrow_the_slice(api: httpx.AsyncClient) -> None:
+    h43 = (await api.get("/api/kpis", params={"from": "2026-11-01", "agency": H43})).json()
+    assert h43["catalogue"]["filings"]["received"] == 1 and h43["filings"]["open"] == 1
+    p2 = (await api.get("/api/kpis", params={"from": "2026-11-01", "procedure": "P2"})).json()
+    assert p2["catalogue"]["filings"]["late"] == 1 and p2["catalogue"]["filings"]["received"] == 1
+    one_day = await api.get("/api/kpis", params={"from": "2026-11-03", "to": "2026-11-03"})
+    assert one_day.json()["catalogue"]["filings"]["received"] == 1
+    nothing = await api.get("/api/kpis", params={"from": "2026-10-01", "to": "2026-10-31"})
+    assert nothing.json()["catalogue"]["filings"]["on_time_rate"] is None
+
+
+async def test_series_by_day_and_events_by_hour(api: httpx.AsyncClient) -> None:
+    days = (
+        await api.get(
+            "/api/kpis", params={"from": "2026-11-01", "to": "2026-11-05", "granularity": "day"}
+        )
+    ).json()["series"]
+    received = {d["period"]: d["filings"]["received"] for d in days if "filings" in d}
+    assert received == {"2026-11-02": 3, "2026-11-03": 1}
+    hours = (
+        await api.get(
+            "/api/kpis", params={"from": "2026-11-02", "to": "2026-11-02", "granularity": "hour"}
+        )
+    ).json()["series"]
+    assert [h["events"]["filings"] for h in hours] == [1, 1, 1]
+    assert hours[0]["at"].startswith("2026-11-02T01:00:00")  # 08:00 in Vietnam, stored UTC
+
+
+@pytest.mark.parametrize(
+    ("params", "status", "words"),
+    [
+        ({"from": "2026-11-05", "to": "2026-11-01"}, 400, "swap them"),
+        ({"from": "2026-01-01", "to": "2026-11-30", "granularity": "minute"}, 400, "at most"),
+        ({"from": "yesterday"}, 422, "valid date"),
+        ({"granularity": "week"}, 422, "minute"),
+    ],
+)
+async def test_bad_parameters_get_a_problem_that_says_what_to_send(
+    api: httpx.AsyncClient, params: dict, status: int, words: str
+) -> None:
+    response = await api.get("/api/kpis", params=params)
+    assert response.status_code == status
+    assert response.headers["content-type"] == "application/problem+json"
+    assert words in response.json()["detail"]
