@@ -34,12 +34,6 @@ from ioc.db import Conn
 from ioc.domains import DOMAINS
 from ioc.domains.base import Column
 
-# "At risk": open, not yet overdue, and due within this much wall time from now. The
-# working-time calendar (`ioc.working_time`, "due within one working day") had not
-# landed when this was written; 24 hours of wall time is the same day-ahead warning
-# without it, and over-states the risk on weekends rather than hiding any.
-AT_RISK_WITHIN = timedelta(hours=24)
-
 # `/api/sources` looks this far back in `event_counts_minute` for the last event per
 # agency and per source, so that its cost is bounded by the window and never grows with
 # the history kept. A source or agency silent for longer shows no last event there.
@@ -81,13 +75,13 @@ FLAGGED = cond("cardinality(flags) > 0")
 STATES: dict[str, dict[str, FilterOf]] = {
     "filings": {
         "open": lambda now: _filter(OPEN, order=("due_at",), key_nullable=True),
-        "overdue": lambda now: _filter(OPEN, cond("due_at < {}", now), order=("due_at",)),
-        "at_risk": lambda now: _filter(
-            OPEN,
-            cond("due_at >= {}", now),
-            cond("due_at < {}", now + AT_RISK_WITHIN),
-            order=("due_at",),
+        # The state's clock fields, as the tick and the rollups have them (766: a filing
+        # waiting for the citizen is neither; at risk is within one working day); the
+        # due_at bound keeps the open-and-due index in play.
+        "overdue": lambda now: _filter(
+            OPEN, cond("overdue"), cond("due_at < {}", now), order=("due_at",)
         ),
+        "at_risk": lambda now: _filter(OPEN, cond("at_risk"), order=("due_at",)),
         "waiting": lambda now: _filter(
             OPEN,
             cond("supplement_open_since IS NOT NULL"),

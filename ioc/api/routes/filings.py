@@ -34,10 +34,11 @@ async def filings(
 ) -> dict[str, Any]:
     """Filings with their whole state, `{"items": [...], "next_cursor": ...}`.
 
-    `state`: `open` (not finished); `overdue` (open and its due date has passed);
-    `at_risk` (open, not overdue, due within the next 24 hours of wall time -
-    `ioc.db.queries.AT_RISK_WITHIN`); `waiting` (open and waiting for the citizen's
-    supplement); `flagged` (its history has something odd, see `flags`); none: every
+    `state`: `open` (not finished); `overdue` (open and past its due date, the time spent
+    waiting for the citizen not counted); `at_risk` (open, not overdue, due within
+    IOC_AT_RISK_WORKING_HOURS of working time) - both as the processor's clock last
+    turned them, so they agree with the KPIs; `waiting` (open and waiting for the
+    citizen's supplement); `flagged` (its history has something odd, see `flags`); none: every
     filing. Sorted by due date (none last), then id; `flagged` and none by id.
     """
     f = pick_state("filings", state, "filing", now)
