@@ -53,3 +53,8 @@ CLOCK_TRANSITIONS = Counter(
     "Entities the clock tick turned overdue, at risk or unattended",
     ["source", "kind"],
 )
+FLAGGED = Counter(
+    "ioc_processor_flagged_entities_total",
+    "Entities whose history was newly flagged as odd (no receipt, due before receipt...)",
+    ["source", "flag"],
+)

@@ -417,6 +417,10 @@ class Processor:
             conn.terminate()
 
     def _observe(self, result: WriteResult, seconds: float) -> None:
+        if self.sink is not None:
+            for (source, code), n in self.sink.flags_raised.items():
+                metrics.FLAGGED.labels(source=source, flag=code).inc(n)
+            self.sink.flags_raised.clear()
         metrics.BATCH_SECONDS.observe(seconds)
         metrics.BATCH_SIZE.observe(result.received)
         for source, n in result.delta.new_by_source.items():

@@ -22,6 +22,7 @@ lost, serialization failure, deadlock) propagates: the caller retries the batch.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -113,6 +114,10 @@ class DatabaseSink:
         self._conn = conn
         self._fault = fault
         self._clock = clock
+        # Odd histories newly flagged, (source, flag code) -> entities: the processor
+        # turns these into a metric. Counted as written, so a batch retried after a
+        # failure may count its flags again - a gauge of oddities, not of events.
+        self.flags_raised: Counter[tuple[str, str]] = Counter()
         self._staging_ready = False
 
     async def write(self, records: Sequence[Incoming]) -> WriteResult:
@@ -181,6 +186,10 @@ class DatabaseSink:
         await self._apply(delta)
         return delta
 
+    def _count_flags(self, source: str, counts: Counter[str]) -> None:
+        for code, n in counts.items():
+            self.flags_raised[(source, code)] += n
+
     async def _apply(self, delta: BatchDelta) -> None:
         conn = self._conn
         if delta.new_by_source:
@@ -190,4 +199,4 @@ class DatabaseSink:
             await conn.execute(_ADD_PER_MINUTE, *_columns(counts, 5))
         clock = self._clock()
         for source, ids in sorted(delta.touched.items()):
-            await refold(conn, source, sorted(ids), clock)
+            await refold(conn, source, sorted(ids), clock, on_flags=self._count_flags)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cache
 from typing import Any
 
@@ -75,10 +75,16 @@ def _cell(value: Any, is_array: bool) -> Any:
     return json.dumps(list(value)) if is_array else value
 
 
-async def refold(conn: Conn, source: str, entity_ids: Sequence[str], clock: Clock) -> list[Any]:
+async def refold(
+    conn: Conn,
+    source: str,
+    entity_ids: Sequence[str],
+    clock: Clock,
+    on_flags: Callable[[str, Counter[str]], None] | None = None,
+) -> list[Any]:
     """Fold and store the state of `entity_ids` from all their stored events, judged
     against `clock`, and move their contributions in the rollup from the old states to
-    the new; returns the new."""
+    the new; returns the new. `on_flags(source, counts)` hears of flags newly raised."""
     if not entity_ids:
         return []
     domain = DOMAINS[source]
@@ -98,10 +104,22 @@ async def refold(conn: Conn, source: str, entity_ids: Sequence[str], clock: Cloc
     states = [
         domain.timed(domain.fold(entity_id, events), clock) for entity_id, events in history.items()
     ]
+    if on_flags is not None:
+        on_flags(source, new_flags(domain, old, states))
     await write_states(conn, domain, states)
     await rollups.move(conn, source, old, states)
     await record_transitions(conn, domain, old, states, clock)
     return states
+
+
+def new_flags(domain: Domain, old: Sequence[Any], new: Sequence[Any]) -> Counter[str]:
+    """Flag codes that `new` states carry and their old states did not, counted."""
+    before = {getattr(s, domain.entity_field): set(s.flags) for s in old}
+    counts: Counter[str] = Counter()
+    for state in new:
+        known = before.get(getattr(state, domain.entity_field), set())
+        counts.update(flag.split(":", 1)[0] for flag in state.flags if flag not in known)
+    return counts
 
 
 _RECORD = """

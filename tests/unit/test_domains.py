@@ -4,6 +4,7 @@ state tables of the migration against the declarations they must match."""
 from __future__ import annotations
 
 import re
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import Any
@@ -278,3 +279,16 @@ def test_an_alert_nobody_acknowledged_in_time_is_unattended() -> None:
         _ev("s", "raised", 0, severity="high", category="malware"), _ev("a", "acknowledged", 0.1)
     ]))  # fmt: skip
     assert not timed(acked, Clock(now=_at(5))).unattended
+
+
+def test_only_flags_an_entity_did_not_carry_before_are_counted_as_new() -> None:
+    from ioc.db.state import new_flags
+
+    domain = DOMAINS["filings"]
+    before = _filing(_ev("e1", "in_process", 1))  # no receipt
+    after = _filing(_ev("e1", "in_process", 1), _ev("e2", "received", 2, procedure_code="P",
+                    channel="online"), _ev("e3", "received", 3))  # fmt: skip
+    assert new_flags(domain, [], [before]) == Counter({"no_receipt": 1})
+    assert new_flags(domain, [before], [before]) == Counter()
+    # The receipts came after all: no_receipt is gone, a second receipt is new.
+    assert new_flags(domain, [before], [after]) == Counter({"second_receipt": 1})
