@@ -73,3 +73,12 @@ def clock_for(settings: Settings, calendar: Calendar | None = None) -> Callable[
         return Clock(datetime.now(UTC), cal, at_risk_within=at_risk, ack_within=ack)
 
     return now
+
+
+def working_calendar(settings: Settings) -> Calendar:
+    """The working-time calendar the processes judge deadlines and silence with.
+
+    The wall calendar until the working-time calendar (hours, weekends, Vietnamese
+    holidays) is wired in here; it understates "at risk" and overstates silence at
+    night, never the other way round for deadlines."""
+    return WallCalendar()

@@ -81,6 +81,11 @@ class Settings(BaseSettings):
         20_000, ge=1, description="Records waiting (consumer lag) above which IOC is lagging."
     )
 
+    reference_file: Path | None = Field(
+        None,
+        description="YAML of the province's agencies and procedures (names, levels, "
+        "cadences); empty = the shipped example province.",
+    )
     clock_tick_s: float = Field(
         30.0,
         gt=0,
@@ -121,7 +126,11 @@ class Settings(BaseSettings):
 
     def environment(self) -> dict[str, str]:
         """These settings as `IOC_*` variables, so a child process gets exactly them."""
-        return {f"IOC_{name.upper()}": str(value) for name, value in self.model_dump().items()}
+        return {
+            f"IOC_{name.upper()}": str(value)
+            for name, value in self.model_dump().items()
+            if value is not None  # unset stays unset: "None" would be read as a value
+        }
 
     def topic(self, name: str) -> str:
         """Full topic name: `<prefix>.<name>` (e.g. `ioc.filings`, `ioc.deadletter`)."""

@@ -10,8 +10,9 @@ Verdicts:
 - `down`: the database or the broker cannot be reached, or migrations are pending.
 - `degraded`: the pipeline is not doing its job - no processor reports, a processor
   retries a batch it cannot write, has records waiting but committed nothing for
-  `IOC_HEALTH_STALL_S` (stalled), the lag is past `IOC_HEALTH_MAX_LAG`, or a role of
-  `ioc up` is down or restarted in the last minute.
+  `IOC_HEALTH_STALL_S` (stalled), the lag is past `IOC_HEALTH_MAX_LAG`, a role of
+  `ioc up` is down or restarted in the last minute, or a source has been quiet longer
+  than its expected cadence in working time (`source_silent`, from the reference file).
 - `ok` otherwise. A quiet system (no events, nothing waiting) is `ok`: quiet is not stale.
 
 A reason is `stale` when, because of it, the figures on screen stop following what
@@ -77,6 +78,7 @@ class Facts:
     processors: Sequence[ProcessorReport] = ()
     roles: Sequence[RoleReport] = ()
     newest_data_at: datetime | None = None
+    silent_sources: Sequence[str] = ()  # quiet past their cadence, in working time
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +183,7 @@ def assess(facts: Facts, limits: Thresholds) -> Health:
     if not facts.database_error and not facts.pending_migrations:
         reasons += _processor_reasons(now, alive, facts.processors, lag, limits)
     reasons += _role_reasons(now, facts.roles)
+    reasons += [_silent_source(source) for source in facts.silent_sources]
 
     status: Status = "down" if any(r.down for r in reasons) else "degraded" if reasons else "ok"
     return Health(status, tuple(reasons), now, facts.newest_data_at, lag, alive)
@@ -253,6 +256,19 @@ def _processor_reasons(
             )
         )
     return reasons
+
+
+_SOURCE_NAMES_VI = {"documents": "văn bản", "filings": "hồ sơ TTHC", "security": "cảnh báo ATTT"}
+
+
+def _silent_source(source: str) -> Reason:
+    return Reason(
+        "source_silent",
+        f"Nguồn {_SOURCE_NAMES_VI.get(source, source)} không gửi dữ liệu quá thời gian "
+        "dự kiến (tính theo giờ làm việc)",
+        f"The {source} source has sent nothing for longer than its expected cadence "
+        "(in working time)",
+    )
 
 
 _ROLE_NAMES_VI = {"process": "bộ xử lý", "serve": "máy chủ API", "simulate": "bộ mô phỏng"}

@@ -20,10 +20,12 @@ from ioc.api.health_monitor import HealthMonitor
 from ioc.api.live import LiveHub
 from ioc.api.problems import install_problem_handlers, problem
 from ioc.api.routes import alerts, documents, filings, health, kpis, live, sources, wall
+from ioc.clock import working_calendar
 from ioc.config import Settings
 from ioc.db import DATABASE_UNAVAILABLE
 from ioc.db.kpis import kpi_snapshot
 from ioc.kafka import make_producer
+from ioc.reference_data import load_reference
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +70,9 @@ def create_app(settings: Settings, *, with_ingest: bool = True, with_api: bool =
                 return await kpi_snapshot(conn)
 
         app.state.hub = hub = LiveHub(settings, snapshot)
-        app.state.monitor = monitor = HealthMonitor(settings, pool, producer, hub)
+        app.state.monitor = monitor = HealthMonitor(
+            settings, pool, producer, hub, app.state.reference, app.state.calendar
+        )
         if with_api:
             hub.start()
             monitor.start()
@@ -86,6 +90,8 @@ def create_app(settings: Settings, *, with_ingest: bool = True, with_api: bool =
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.reference = load_reference(settings.reference_file)
+    app.state.calendar = working_calendar(settings)
     install_problem_handlers(app)
     app.include_router(health.router)
     if with_ingest:

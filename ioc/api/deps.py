@@ -15,7 +15,9 @@ from starlette.requests import HTTPConnection
 
 from ioc.api.health_monitor import HealthMonitor
 from ioc.api.live import LiveHub
+from ioc.clock import Calendar
 from ioc.config import Settings
+from ioc.reference_data import Reference
 
 
 async def _settings(connection: HTTPConnection) -> Settings:
@@ -30,6 +32,14 @@ async def _hub(connection: HTTPConnection) -> LiveHub:
     return connection.app.state.hub
 
 
+async def _reference(connection: HTTPConnection) -> Reference:
+    return connection.app.state.reference
+
+
+async def _calendar(connection: HTTPConnection) -> Calendar:
+    return connection.app.state.calendar
+
+
 async def _monitor(connection: HTTPConnection) -> HealthMonitor:
     return connection.app.state.monitor
 
@@ -38,3 +48,5 @@ SettingsDep = Annotated[Settings, Depends(_settings)]
 PoolDep = Annotated[asyncpg.Pool, Depends(_pool)]
 HubDep = Annotated[LiveHub, Depends(_hub)]
 MonitorDep = Annotated[HealthMonitor, Depends(_monitor)]
+ReferenceDep = Annotated[Reference, Depends(_reference)]
+CalendarDep = Annotated[Calendar, Depends(_calendar)]

@@ -20,10 +20,12 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 
 from ioc.api.live import LiveHub
+from ioc.clock import Calendar, WallCalendar
 from ioc.config import Settings
 from ioc.db import describe
 from ioc.db.migrate import pending_migrations
 from ioc.health import Facts, Health, ProcessorReport, RoleReport, Thresholds, assess
+from ioc.reference_data import Reference, silent
 from ioc.roles_status import read_roles, roles_file
 
 log = logging.getLogger(__name__)
@@ -33,7 +35,7 @@ SELECT instance, started_at, reported_at, last_commit_at, retrying_since, retry_
        draining, lag
 FROM processor_status WHERE consumer_group = $1
 """
-_NEWEST = "SELECT max(last_stored_at) FROM event_totals"
+_LAST_STORED = "SELECT source, last_stored_at FROM event_totals"
 
 
 class HealthMonitor:
@@ -43,8 +45,12 @@ class HealthMonitor:
         pool: asyncpg.Pool,
         producer: AIOKafkaProducer,
         hub: LiveHub,
+        reference: Reference | None = None,
+        calendar: Calendar | None = None,
         interval: float = 2.0,
     ) -> None:
+        self._reference = reference
+        self._calendar = calendar or WallCalendar()
         self._settings = settings
         self._pool = pool
         self._producer = producer
@@ -99,9 +105,11 @@ class HealthMonitor:
             return health
 
     async def _facts(self) -> Facts:
-        database_error, pending, processors, newest = await self._database_facts()
+        database_error, pending, processors, newest, last_by_source = await self._database_facts()
+        now = datetime.now(UTC)
         return Facts(
-            now=datetime.now(UTC),
+            now=now,
+            silent_sources=self._silent(last_by_source, now),
             database_error=database_error,
             broker_error=await self._broker_error(),
             pending_migrations=pending,
@@ -110,18 +118,32 @@ class HealthMonitor:
             newest_data_at=newest,
         )
 
+    def _silent(self, last_by_source: dict[str, datetime], now: datetime) -> list[str]:
+        if self._reference is None:
+            return []
+        return sorted(
+            source
+            for source, last in last_by_source.items()
+            if silent(last, now, self._reference.cadence_for(source), self._calendar)
+        )
+
     async def _database_facts(
         self,
-    ) -> tuple[str | None, list[str], list[ProcessorReport], datetime | None]:
+    ) -> tuple[str | None, list[str], list[ProcessorReport], datetime | None, dict[str, datetime]]:
         try:
             async with self._pool.acquire(timeout=2) as conn:
                 pending = await asyncio.wait_for(pending_migrations(conn), 2)
                 if pending:
-                    return None, pending, [], None
+                    return None, pending, [], None, {}
                 rows = await conn.fetch(_PROCESSORS, self._settings.processor_group)
-                newest = await conn.fetchval(_NEWEST)
+                last_by_source = {
+                    row["source"]: row["last_stored_at"]
+                    for row in await conn.fetch(_LAST_STORED)
+                    if row["last_stored_at"] is not None
+                }
         except Exception as error:  # whatever it is, the database is not usable now
-            return describe(error), [], [], None
+            return describe(error), [], [], None, {}
+        newest = max(last_by_source.values(), default=None)
         processors = [
             ProcessorReport(
                 instance=row["instance"],
@@ -135,7 +157,7 @@ class HealthMonitor:
             )
             for row in rows
         ]
-        return None, [], processors, newest
+        return None, [], processors, newest, last_by_source
 
     async def _broker_error(self) -> str | None:
         try:

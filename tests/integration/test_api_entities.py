@@ -270,11 +270,19 @@ def test_sources_say_when_each_source_and_agency_last_sent(entities: Stack) -> N
     minute = lambda hours: (NOW + timedelta(hours=hours)).replace(second=0).isoformat()  # noqa: E731
     filings = body["sources"]["filings"]
     assert filings["last_event_minute"] == minute(-0.1)
-    assert filings["agencies"] == {A: minute(-1), B: minute(-0.1)}
+    last = {code: a["last_event_minute"] for code, a in filings["agencies"].items()}
+    assert {code: at for code, at in last.items() if at} == {A: minute(-1), B: minute(-0.1)}
+    assert filings["agencies"][A]["name"] == "UBND tỉnh Hà Tĩnh"  # from the reference file
+    assert filings["cadence_hours"] == 2 and filings["silent"] is False
+    # Agencies of the reference file never heard from in the window are silent.
+    never = filings["agencies"]["000.02.31.H42"]
+    assert never == {"name": "Sở Nội vụ", "last_event_minute": None, "silent": True}
     assert filings["events_last_15_min"] == len(PAGED)  # 6 to 7.5 minutes ago; the rest older
     assert filings["last_stored_at"] is not None
     security = body["sources"]["security"]
-    assert security["agencies"] == {A: minute(-0.05), B: minute(-4)}
+    last = {code: a["last_event_minute"] for code, a in security["agencies"].items()}
+    assert last == {A: minute(-0.05), B: minute(-4)}, "no cadence: no reference agency added"
+    assert security["cadence_hours"] is None and security["silent"] is False
     assert security["events_last_15_min"] == 2  # S-critical and S-flagged
     documents = body["sources"]["documents"]
     assert documents["events_last_15_min"] == 0 and documents["last_event_minute"] == minute(-2)

@@ -131,3 +131,10 @@ def test_the_verdict_is_compared_on_what_a_screen_shows_not_on_timestamps() -> N
     )  # fmt: skip
     assert first.same_verdict(second) and not first.same_verdict(stalled)
     assert not first.same_verdict(None)
+
+
+def test_a_silent_source_makes_ioc_degraded_but_not_stale() -> None:
+    health = assess(Facts(now=NOW, processors=[_processor()], silent_sources=["filings"]), LIMITS)
+    assert [r.code for r in health.reasons] == ["source_silent"]
+    assert health.status == "degraded" and not health.stale
+    assert "hồ sơ TTHC" in health.reasons[0].vi and "filings" in health.reasons[0].en

@@ -7,9 +7,10 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from ioc.api.deps import PoolDep
+from ioc.api.deps import CalendarDep, PoolDep, ReferenceDep
 from ioc.api.routes._listing import NowDep
 from ioc.db.queries import ACTIVITY_WINDOW, source_activity
+from ioc.reference_data import silent
 
 router = APIRouter(prefix="/api", tags=["sources"])
 
@@ -19,24 +20,42 @@ def _iso(value: datetime | None) -> str | None:
 
 
 @router.get("/sources")
-async def sources(pool: PoolDep, now: NowDep) -> dict[str, Any]:
+async def sources(
+    pool: PoolDep, now: NowDep, reference: ReferenceDep, calendar: CalendarDep
+) -> dict[str, Any]:
     """Per source: `last_stored_at` (when IOC last stored one of its events),
     `last_event_minute` (the minute, UTC, of its newest event by `occurred_at`),
-    `events_last_15_min`, and `agencies`: agency code -> the minute of its newest event.
-    Minutes are looked for in the last `window_days` only, so that this stays cheap
-    however much history is kept; older ones show as null or absent."""
+    `events_last_15_min`, its expected `cadence_hours` (working time, from the reference
+    file; null: silence is no fault) and whether it is `silent` (quiet past its cadence,
+    in working time), and `agencies`: per agency code its `name`, `last_event_minute`
+    and `silent` - every agency of the reference file, heard from or not, and every
+    other agency heard from. Minutes are looked for in the last `window_days` only, so
+    this stays cheap however much history is kept; an agency quiet for longer shows
+    null, and silent when it has a cadence."""
     async with pool.acquire() as conn:
         activity = await source_activity(conn, now)
-    return {
-        "as_of": now.isoformat(),
-        "window_days": ACTIVITY_WINDOW.days,
-        "sources": {
-            source: {
-                "last_stored_at": _iso(a["last_stored_at"]),
-                "last_event_minute": _iso(a["last_event_minute"]),
-                "events_last_15_min": a["events_last_15_min"],
-                "agencies": {agency: _iso(at) for agency, at in a["agencies"].items()},
+    out = {}
+    for source, a in activity.items():
+        cadence = reference.cadence_for(source)
+        heard: dict[str, datetime | None] = dict(a["agencies"])
+        for agency in reference.agencies:
+            if reference.cadence_for(source, agency.code) is not None:
+                heard.setdefault(agency.code, None)
+        agencies = {}
+        for code, last in sorted(heard.items()):
+            expected = reference.cadence_for(source, code)
+            quiet = expected is not None and (last is None or silent(last, now, expected, calendar))
+            agencies[code] = {
+                "name": reference.agency_name(code),
+                "last_event_minute": _iso(last),
+                "silent": quiet,
             }
-            for source, a in activity.items()
-        },
-    }
+        out[source] = {
+            "last_stored_at": _iso(a["last_stored_at"]),
+            "last_event_minute": _iso(a["last_event_minute"]),
+            "events_last_15_min": a["events_last_15_min"],
+            "cadence_hours": cadence.total_seconds() / 3600 if cadence else None,
+            "silent": silent(a["last_stored_at"], now, cadence, calendar),
+            "agencies": agencies,
+        }
+    return {"as_of": now.isoformat(), "window_days": ACTIVITY_WINDOW.days, "sources": out}
