@@ -179,3 +179,16 @@ def test_a_key_with_a_lone_surrogate_is_refused_in_words_that_encode() -> None:
     errors = validate_event("filings", {**filing("e", "F"), "k\ud800": 1})
     assert isinstance(errors, list) and "lone UTF-16 surrogate" in errors[0].msg
     str(errors[0]).encode()  # would raise if the surrogate came through
+
+
+def test_a_status_update_may_send_only_the_id_but_an_opening_event_must_say_what_it_is() -> None:
+    update = {**filing("e2", "F-1", "resolved"), "payload": {"filing_id": "F-1"}}
+    assert isinstance(validate_event("filings", update), FilingEvent)
+    opening = {**filing("e1", "F-1", "received"), "payload": {"filing_id": "F-1"}}
+    errors = validate_event("filings", opening)
+    assert isinstance(errors, list)
+    assert "'received' event opens the entity" in errors[0].msg
+    assert "payload.procedure_code, payload.channel" in errors[0].msg
+    ack = {**alert("s2", "A-1", type_="acknowledged"), "payload": {"alert_id": "A-1",
+           "actor": "trực ban SOC"}}  # fmt: skip
+    assert isinstance(validate_event("security", ack), SecurityEvent)
