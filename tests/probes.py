@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import asyncpg
-from aiokafka.structs import ConsumerRecord
+from aiokafka.structs import ConsumerRecord, TopicPartition
 
 from ioc.config import Settings
+from ioc.domains import DOMAINS
 from ioc.kafka import make_consumer
 from tests.roles import Role, async_wait_until
 
@@ -45,3 +46,74 @@ async def read_topic(
     finally:
         await consumer.stop()
     return got
+
+
+# Every state, count and rollup table, keyed for a stable order. Rollup rows (and
+# current totals) that every contribution has left again read all zeros; which such
+# rows exist depends on the path taken, so `state_tables` leaves them out.
+_KEYED_TABLES = {
+    "filing_state": "filing_id",
+    "document_state": "document_id",
+    "alert_state": "alert_id",
+    "event_counts_minute": "bucket, source, event_type, agency",
+}
+
+
+async def state_tables(database_url: str) -> dict[str, list[tuple[Any, ...]]]:
+    """The state, rollup, current-total and count tables as comparable rows, read in one
+    snapshot (`event_totals` without its `last_stored_at`, a wall-clock stamp)."""
+    queries = {
+        table: f"SELECT * FROM {table} ORDER BY {order}" for table, order in _KEYED_TABLES.items()
+    }
+    queries["event_totals"] = "SELECT source, events FROM event_totals ORDER BY source"
+    queries["current_totals"] = "SELECT * FROM current_totals WHERE value <> 0 ORDER BY 1, 2, 3, 4"
+    for domain in DOMAINS.values():
+        rollup = domain.rollup
+        nonzero = " OR ".join(f"{m} <> 0" for m in rollup.measures)
+        order = ", ".join(("day", *rollup.dims))
+        queries[rollup.table] = f"SELECT * FROM {rollup.table} WHERE {nonzero} ORDER BY {order}"
+    conn = await asyncpg.connect(database_url)
+    try:
+        async with conn.transaction(isolation="repeatable_read", readonly=True):
+            return {
+                table: [_comparable(row) for row in await conn.fetch(sql)]
+                for table, sql in queries.items()
+            }
+    finally:
+        await conn.close()
+
+
+def _comparable(row: asyncpg.Record) -> tuple[Any, ...]:
+    """A row as a hashable tuple (array columns come back as lists)."""
+    return tuple(tuple(v) if isinstance(v, list) else v for v in row.values())
+
+
+def table_differences(
+    got: dict[str, list[tuple[Any, ...]]], want: dict[str, list[tuple[Any, ...]]], shown: int = 3
+) -> list[str]:
+    """What differs between two `state_tables` readings, table by table (empty: equal)."""
+    out = []
+    for table in sorted(set(got) | set(want)):
+        rows, expected = set(got.get(table, [])), set(want.get(table, []))
+        if rows != expected:
+            out.append(
+                f"{table}: {len(got.get(table, []))} rows, expected {len(want.get(table, []))};"
+                f" unexpected {sorted(rows - expected, key=str)[:shown]},"
+                f" missing {sorted(expected - rows, key=str)[:shown]}"
+            )
+    return out
+
+
+async def committed_total(settings: Settings, group: str) -> int:
+    """Sum of the offsets `group` committed on the source topics (0 where none): on
+    topics that only this test wrote to, the records the group has processed."""
+    consumer = make_consumer(settings, group_id=group)
+    await consumer.start()
+    try:
+        total = 0
+        for topic in settings.source_topics.values():
+            for partition in range(settings.topic_partitions):
+                total += await consumer.committed(TopicPartition(topic, partition)) or 0
+        return total
+    finally:
+        await consumer.stop()
