@@ -230,6 +230,20 @@ class WorkingCalendar:
         """Working time from `now` until `due`; negative (the time overdue) once past."""
         return self.working_time_between(now, due)
 
+    def end_of_working_day(self, moment: datetime, days_after: int = 0) -> datetime:
+        """Close of business (the last period's end, 17:00) `days_after` working days
+        after the working day `moment` counts in.
+
+        The appointment convention (NgayHenTra): a filing counts in the day it is
+        received, or the next working day when received after hours or on a day off,
+        and is due at close of business N working days later (0: that same day).
+        """
+        if days_after < 0:
+            raise ValueError(f"days_after must be >= 0, not {days_after}")
+        first = self.add_working_time(moment, timedelta(0))  # in working hours now
+        day, _ = self._local(first)
+        return self._out(self._nth_working_day(day, days_after + 1), self._spans[-1][1])
+
     def add_working_time(self, start: datetime, duration: timedelta) -> datetime:
         """The moment `duration` of working time after `start` (before, when negative).
 

@@ -94,6 +94,26 @@ def test_time_left_is_negative_once_overdue() -> None:
     assert CAL.working_time_left(vn(2026, 11, 16, 9), due) == -2 * H
 
 
+def test_the_appointment_is_close_of_business_n_working_days_after_the_day_counted_in() -> None:
+    assert CAL.end_of_working_day(vn(2026, 11, 16, 9)) == vn(2026, 11, 16, 17)
+    assert CAL.end_of_working_day(vn(2026, 11, 16, 9), 1) == vn(2026, 11, 17, 17)
+    assert CAL.end_of_working_day(vn(2026, 11, 16, 6), 1) == vn(2026, 11, 17, 17)
+    assert CAL.end_of_working_day(vn(2026, 11, 13, 17), 0) == vn(2026, 11, 16, 17)  # Friday
+    assert CAL.end_of_working_day(vn(2026, 11, 14, 10), 2) == vn(2026, 11, 18, 17)  # Saturday
+    assert CAL.end_of_working_day(vn(2026, 2, 13, 10), 1) == vn(2026, 2, 23, 17)  # Tết
+    assert CAL.end_of_working_day(vn(2026, 11, 18, 10), 15) == vn(2026, 12, 10, 17)  # 24/11
+    with pytest.raises(ValueError, match=">= 0"):
+        CAL.end_of_working_day(vn(2026, 11, 16, 9), -1)
+
+
+def test_it_is_the_calendar_the_clock_asks() -> None:
+    from ioc.clock import Calendar, Clock
+
+    calendar: Calendar = CAL
+    clock = Clock(now=vn(2026, 11, 13, 16), calendar=calendar)
+    assert clock.at_risk_horizon == vn(2026, 11, 16, 16)  # 1 h + 4.5 h + 2.5 h
+
+
 def test_any_timezone_in_utc_out() -> None:
     start = datetime(2026, 11, 13, 9, tzinfo=UTC)  # Friday 16:00 in Vietnam
     assert add(start, 2 * H) == datetime(2026, 11, 16, 1, tzinfo=UTC)
@@ -238,22 +258,34 @@ DURATIONS = st.builds(
 )  # about ±115 days of working time
 
 
-def in_period(moment: datetime, *, closed_at: str) -> bool:
-    """On a working day, in a period: (start, end] or [start, end)."""
-    local = moment.astimezone(VN)
-    if not CAL.is_working_day(local.date()):
-        return False
-    t = local.time()
-    for start, end in ((time(7), time(11, 30)), (time(13, 30), time(17))):
-        if (start < t <= end) if closed_at == "end" else (start <= t < end):
-            return True
-    return False
+PERIODS_US = ((7 * 3600, 11 * 3600 + 1800), (13 * 3600 + 1800, 17 * 3600))
+
+
+@st.composite
+def working_moments(draw: st.DrawFn, *, closed_at: str) -> datetime:
+    """A moment in working hours: in (start, end] or [start, end) of a period."""
+    day = draw(st.dates(min_value=date(2024, 12, 1), max_value=date(2027, 1, 31)))
+    assume(CAL.is_working_day(day))
+    start, end = draw(st.sampled_from(PERIODS_US))
+    span_us = (end - start) * 1_000_000
+    offset = draw(st.integers(1, span_us) if closed_at == "end" else st.integers(0, span_us - 1))
+    local = datetime.combine(day, time(0), VN) + timedelta(seconds=start, microseconds=offset)
+    return local.astimezone(draw(ZONES))
 
 
 @settings(max_examples=300, deadline=None)
-@given(MOMENTS, MOMENTS)
-def test_adding_the_time_between_lands_on_the_end(start: datetime, end: datetime) -> None:
-    assume(in_period(end, closed_at="end" if end > start else "start"))
+@given(MOMENTS, working_moments(closed_at="end"))
+def test_adding_the_time_between_lands_on_a_later_end(start: datetime, end: datetime) -> None:
+    assume(end > start)
+    assert add(start, between(start, end)) == end
+
+
+@settings(max_examples=300, deadline=None)
+@given(MOMENTS, working_moments(closed_at="start"))
+def test_going_back_the_time_between_lands_on_an_earlier_end(
+    start: datetime, end: datetime
+) -> None:
+    assume(end <= start)
     assert add(start, between(start, end)) == end
 
 
