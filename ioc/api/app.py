@@ -16,6 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ingestors import http as ingest_http
 from ingestors.publisher import Publisher
+from ioc.api.docs import install_docs
 from ioc.api.health_monitor import HealthMonitor
 from ioc.api.live import LiveHub
 from ioc.api.problems import install_problem_handlers, problem
@@ -88,7 +89,10 @@ def create_app(settings: Settings, *, with_ingest: bool = True, with_api: bool =
         title="IOC",
         summary="Real-time monitoring for a provincial Intelligent Operations Center",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
+    install_docs(app)  # /docs and /redoc with local assets: they work on a closed network
     app.state.settings = settings
     app.state.reference = load_reference(settings.reference_file)
     app.state.calendar = working_calendar(settings)
