@@ -9,15 +9,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 from ioc.config import SOURCES, Settings, load_settings
 from ioc.logs import setup_logging
-from ioc.runtime import api_url, with_runtime
+from ioc.runtime import api_url, read_runtime, with_runtime
 
 EPILOG = "Settings: IOC_* environment variables (see README). `ioc <command> --help` for more."
+
+FINDING = (
+    "How it finds them: IOC_* variables win; what they leave unset comes from\n"
+    "<data-dir>/runtime.json, written by a running `ioc up` (--data-dir DIR, or\n"
+    "IOC_DATA_DIR; default .ioc in the current directory)."
+)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -49,24 +56,89 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--no-simulate", action="store_true", help="do not run the simulator")
     up.add_argument("--rate", type=float, default=10.0, help="simulated events per second")
 
-    serve = sub.add_parser("serve", help="run the API: REST, /ws/live, wall screen, ingest")
+    serve = sub.add_parser(
+        "serve",
+        help="run the API: REST, /ws/live, wall screen, ingest",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=f"""\
+Run the API in this process: the REST API (/api/*), the live feed (/ws/live), the
+wall screen (/), /metrics, /docs, and the HTTP ingest receiver (POST /ingest/{{source}}).
+
+Needs:
+  the Kafka broker     IOC_KAFKA_BOOTSTRAP - ingest publishes to it, the live feed reads it
+  the database         IOC_DATABASE_URL - PostgreSQL with every migration applied
+                       (`ioc migrate`)
+  an ingest token      IOC_INGEST_TOKEN - senders' bearer token; in development one is
+                       generated for this run and printed, production must set it
+
+{FINDING}
+
+Listens on --host/--port (IOC_API_HOST/IOC_API_PORT, default 127.0.0.1:8000).""",
+    )
     serve.add_argument("--host", default=None, help="address (default IOC_API_HOST)")
     serve.add_argument("--port", type=int, default=None, help="port (default IOC_API_PORT)")
     _common(serve)
 
     ingest = sub.add_parser(
-        "ingest", help="run only the HTTP ingest receiver (POST /ingest/{source})"
+        "ingest",
+        help="run only the HTTP ingest receiver (POST /ingest/{source})",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=f"""\
+Run only the HTTP ingest receiver - POST /ingest/{{source}}, with /healthz, /readyz and
+/metrics - to scale ingestion apart from the API. It validates each record and answers
+once the broker holds it; the processor stores it later.
+
+Needs:
+  the Kafka broker     IOC_KAFKA_BOOTSTRAP - every accepted record is published to it
+  the database         IOC_DATABASE_URL - /readyz checks it and its migrations
+  an ingest token      IOC_INGEST_TOKEN - senders' bearer token; in development one is
+                       generated for this run and printed, production must set it
+
+{FINDING}
+
+Listens on --host/--port (IOC_API_HOST/IOC_API_PORT, default 127.0.0.1:8000).""",
     )
     ingest.add_argument("--host", default=None, help="address (default IOC_API_HOST)")
     ingest.add_argument("--port", type=int, default=None, help="port (default IOC_API_PORT)")
     _common(ingest)
 
     process = sub.add_parser(
-        "process", help="run the stream processor (Kafka → database, KPIs, live feed)"
+        "process",
+        help="run the stream processor (Kafka → database, KPIs, live feed)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=f"""\
+Run the stream processor: consume the source topics, store each micro-batch of events
+with the entities' state, rollups and KPIs in one database transaction, announce it on
+the live feed, and turn filings and documents overdue or at risk as time passes. Run
+more with the same IOC_PROCESSOR_GROUP to scale out.
+
+Needs:
+  the Kafka broker     IOC_KAFKA_BOOTSTRAP - it reads <prefix>.documents, .filings,
+                       .security and writes <prefix>.live and .deadletter
+  the database         IOC_DATABASE_URL - it refuses to start while migrations are
+                       pending: run `ioc migrate` first
+  no ingest token
+
+{FINDING}""",
     )
     _common(process)
 
-    migrate = sub.add_parser("migrate", help="apply pending database migrations")
+    migrate = sub.add_parser(
+        "migrate",
+        help="apply pending database migrations",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=f"""\
+Create the database if it does not exist, then apply the pending schema migrations and
+say which (or that the schema is up to date). Safe to run again; `ioc process` refuses
+to start until it has been run.
+
+Needs:
+  the database         IOC_DATABASE_URL - as a role that may create the database when
+                       it is missing (it connects to the server's `postgres` database)
+  no broker, no ingest token
+
+{FINDING}""",
+    )
     _common(migrate)
 
     simulate = sub.add_parser(
@@ -136,18 +208,52 @@ def _connected(args: argparse.Namespace, **extra: object) -> Settings:
     ]  # fmt: skip
     if missing:
         raise SystemExit(
-            f"ioc: {' and '.join(missing)} not set and no running `ioc up` found in "
-            f"{settings.runtime_file}; set them, or start `ioc up` first"
+            f"ioc {args.command}: {' and '.join(missing)} not set and no running `ioc up` "
+            f"found: there is no {settings.runtime_file.absolute()}.\n"
+            f"  Set them, or start `ioc up` first; --data-dir DIR or IOC_DATA_DIR (default "
+            f".ioc) says where its runtime.json is."
         )
     return settings
 
 
+def _pid_runs(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it runs, as another user
+        return True
+    return True
+
+
 def _sending(args: argparse.Namespace) -> Settings:
-    """Settings for a command that sends through HTTP ingest: it needs the token."""
-    settings = with_runtime(_settings(args))
-    if not settings.ingest_token:
-        raise SystemExit(f"ioc {args.command}: set IOC_INGEST_TOKEN (or start `ioc up`)")
-    return settings
+    """Settings for a command that sends through HTTP ingest.
+
+    With IOC_INGEST_TOKEN set it sends to IOC_API_URL (or IOC_API_HOST/PORT); otherwise
+    it needs a running `ioc up`, found through `<data-dir>/runtime.json`.
+    """
+    settings = _settings(args)
+    if settings.ingest_token:
+        return with_runtime(settings)
+    path = settings.runtime_file.absolute()
+    runtime = read_runtime(path)
+    if runtime is not None and _pid_runs(runtime.pid):
+        return with_runtime(settings)
+    if runtime is not None:
+        found = f"{path} is left from an `ioc up` (pid {runtime.pid}) that no longer runs"
+    elif path.exists():
+        found = f"{path} is there but unreadable"
+    else:
+        found = f"there is no {path}"
+    api = f"IOC_API_URL is {settings.api_url}, but " if settings.api_url else ""
+    raise SystemExit(
+        f"ioc {args.command}: no running `ioc up` found: {found}.\n"
+        f"  The data directory it looked in is {path.parent}: choose it with --data-dir DIR\n"
+        f"  or IOC_DATA_DIR (default .ioc in the current directory), the same as `ioc up`'s.\n"
+        f"  Start `ioc up` there, point --data-dir at the running one's data directory, or\n"
+        f"  send to an API elsewhere: {api}set IOC_INGEST_TOKEN (and IOC_API_URL, e.g.\n"
+        f"  http://127.0.0.1:8000)."
+    )
 
 
 def cmd_up(args: argparse.Namespace) -> int:
@@ -204,7 +310,11 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
     settings = with_runtime(_settings(args))
     if not settings.database_url:
-        raise SystemExit("ioc migrate: set IOC_DATABASE_URL (or start `ioc up`)")
+        raise SystemExit(
+            f"ioc migrate: IOC_DATABASE_URL not set and no running `ioc up` found: there is "
+            f"no {settings.runtime_file.absolute()}.\n  Set it, or start `ioc up` first; "
+            f"--data-dir DIR or IOC_DATA_DIR (default .ioc) says where its runtime.json is."
+        )
 
     async def main() -> list[str]:
         await ensure_database(settings.database_url)
