@@ -23,6 +23,26 @@ at the receiver when it is in the province); an *incoming* one arrives from a ce
 agency and is followed in the receiver's system from `received` on. Every event's
 `agency` is the province agency where the step happened.
 
+Two paces. **realistic** (the default of `stream` and `generate`): lifecycles take what
+they take in a province - minutes to hours between steps, filings due on the N-th working
+day of their procedure's legal time - so a run of a few minutes only ever shows openings.
+**demo** (what `ioc simulate` uses when it sends live, so `ioc up`): the same entities,
+with lifecycles compressed so that a few minutes of wall clock show every state the wall
+screen counts:
+- every handling delay is divided by `DEMO_SPEEDUP` (an hour of handling takes a minute);
+- about a third of filings keep their real appointment (17:00 on the N-th working day)
+  and are resolved within minutes, early; the others are *deadline-driven*: due
+  `2 + 2 x legal working days` minutes (±25 %) after receipt, and planned to be resolved
+  well within it, near it (at risk, then on time) or after it (overdue, then late), some
+  after the citizen was asked for a supplement;
+- a third of the documents with a deadline are due half a minute per working day of
+  their deadline after they are opened (2-5 minutes), so some are handled late;
+- alerts nobody takes up are closed 16-45 minutes later (after `IOC_ALERT_ACK_MINUTES`
+  turned them unattended), so open alerts do not pile up over a long demo.
+Ids, validity, ordering and determinism are the same in both paces; the pace is part of
+what a seed determines. `occurred_at` always advances by `mean_gap_ms` per record on
+average, so a paced sender keeps it on the wall clock in either pace.
+
 Not modelled (on purpose, to keep the mix steady): office hours and lunar holidays; the
 load is the same day and night.
 """
@@ -44,6 +64,11 @@ VN_TZ = timezone(timedelta(hours=7))
 
 MEAN_GAP_MS = 1_200
 """Mean simulated time between two records (≈50 a minute, a mid-sized province)."""
+
+Pace = Literal["realistic", "demo"]
+PACES: tuple[Pace, ...] = ("realistic", "demo")
+DEMO_SPEEDUP = 60
+"""In demo pace every handling delay is this many times shorter: an hour becomes a minute."""
 
 SOURCE_WEIGHTS: tuple[tuple[str, float], ...] = (
     ("filings", 0.45),
@@ -277,11 +302,25 @@ def _pick(rng: random.Random, weighted: tuple[tuple[str, float], ...]) -> str:
     return weighted[-1][0]
 
 
-def _delay(rng: random.Random, median_min: float, lo_min: float, hi_min: float) -> int:
-    """A lognormal (heavy-tailed, as human handling times are) delay in ms, clamped."""
+def _delay(
+    rng: random.Random, median_min: float, lo_min: float, hi_min: float, scale: float = 1.0
+) -> int:
+    """A lognormal (heavy-tailed, as human handling times are) delay in ms, clamped, then
+    multiplied by `scale` (1/DEMO_SPEEDUP in demo pace)."""
     minutes = rng.lognormvariate(math.log(median_min), 0.9)
-    return int(min(max(minutes, lo_min), hi_min) * _MINUTE)
+    return int(min(max(minutes, lo_min), hi_min) * _MINUTE * scale)
 
+
+def _whole_minute(clock: int) -> int:
+    """The clock rounded up to a whole minute (deadlines read better on the minute)."""
+    return -(-clock // _MINUTE) * _MINUTE
+
+
+# Demo pace: the share of filings that keep their real appointment (days away), and the
+# cumulative shares of deadline-driven filings resolved well within / just within their
+# deadline; the rest are late.
+DEMO_ROUTINE_FILINGS = 0.35
+DEMO_FILING_OUTCOMES = (0.5, 0.75)
 
 # One planned lifecycle step: (event type, delay after the previous step in ms, agency).
 _Step = tuple[str, int, str]
@@ -299,10 +338,20 @@ class _Entity:
 class _Simulation:
     """One run's state: the clock, the counters and the open entities of each source."""
 
-    def __init__(self, seed: int, start: datetime, mean_gap_ms: float = MEAN_GAP_MS) -> None:
+    def __init__(
+        self,
+        seed: int,
+        start: datetime,
+        mean_gap_ms: float = MEAN_GAP_MS,
+        pace: Pace = "realistic",
+    ) -> None:
         if mean_gap_ms <= 0:
             raise ValueError("mean_gap_ms must be > 0")
+        if pace not in PACES:
+            raise ValueError(f"pace must be one of {', '.join(PACES)}, not {pace!r}")
         self.mean_gap_ms = mean_gap_ms
+        self.demo = pace == "demo"
+        self.scale = 1 / DEMO_SPEEDUP if self.demo else 1.0
         if start.tzinfo is None or start.utcoffset() is None:
             raise ValueError("start must be timezone-aware (e.g. +07:00)")
         self.rng = random.Random(seed)
@@ -384,6 +433,10 @@ class _Simulation:
         self.seq += 1
         return self.seq
 
+    def _delay(self, median_min: float, lo_min: float, hi_min: float) -> int:
+        """A handling delay at this run's pace."""
+        return _delay(self.rng, median_min, lo_min, hi_min, self.scale)
+
     # -- filings --------------------------------------------------------------------------
 
     def _new_filing(self, clock: int) -> _Entity:
@@ -419,31 +472,87 @@ class _Simulation:
         }
         if agency.commune_code:
             payload["commune_code"] = agency.commune_code
+        if self.demo and rng.random() >= DEMO_ROUTINE_FILINGS:
+            due, steps = self._deadline_filing(clock, agency.code, procedure.days)
+            payload["due_at"] = self._at(due).isoformat()
+            return _Entity(payload, steps)
         return _Entity(payload, self._filing_steps(agency.code, procedure.days))
+
+    def _deadline_filing(self, clock: int, agency: str, days: int) -> tuple[int, list[_Step]]:
+        """Demo pace: a filing due minutes after receipt, and when it is handled against
+        that deadline. Returns (due clock, steps)."""
+        rng = self.rng
+        span = int((2 + 2 * days) * _MINUTE * rng.uniform(0.75, 1.25))
+        due = _whole_minute(clock + span)
+        span = due - clock
+        steps: list[_Step] = [("received", 0, agency)]
+        r = rng.random()
+        if r < 0.02:  # not valid at the counter
+            return due, [*steps, ("refused", self._delay(30, 2, 480), agency)]
+        if r < 0.04:  # the citizen takes it back before processing starts
+            return due, [*steps, ("withdrawn", self._delay(60, 5, 1440), agency)]
+        # Planned moments, in ms after receipt; the clock of the deadline stops while the
+        # filing waits for the citizen, so a supplement's wait moves the end as well.
+        at = max(1_000, min(self._delay(20, 2, 480), span // 4))
+        planned: list[tuple[str, int]] = [("in_process", at)]
+        waited = 0
+        if rng.random() < 0.15:
+            at += max(1_000, int(span * rng.uniform(0.1, 0.3)))
+            planned.append(("supplement_requested", at))
+            wait = int(_MINUTE * rng.uniform(0.5, 3))
+            if rng.random() < 0.1:  # never supplied: withdrawn
+                planned.append(("withdrawn", at + 2 * wait))
+                return due, steps + self._as_steps(planned, agency)
+            at += wait
+            waited = wait
+            planned.append(("supplemented", at))
+        outcome = rng.random()
+        if outcome < DEMO_FILING_OUTCOMES[0]:  # comfortably within the deadline
+            end = rng.uniform(0.35, 0.8)
+        elif outcome < DEMO_FILING_OUTCOMES[1]:  # at risk, then just in time
+            end = rng.uniform(0.85, 0.98)
+        else:  # overdue for a while, then late
+            end = rng.uniform(1.1, 1.8)
+        end_at = max(at + 1_000, int(span * end) + waited)
+        kind = "refused" if rng.random() < 0.04 else "resolved"
+        planned.append((kind, end_at))
+        if kind == "resolved" and rng.random() < 0.92:
+            planned.append(("result_returned", end_at + int(_MINUTE * rng.uniform(0.2, 1.5))))
+        return due, steps + self._as_steps(planned, agency)
+
+    @staticmethod
+    def _as_steps(planned: list[tuple[str, int]], agency: str) -> list[_Step]:
+        """Steps planned at moments after the first event, as delays after the step before."""
+        steps: list[_Step] = []
+        previous = 0
+        for kind, moment in planned:
+            steps.append((kind, max(moment - previous, 1), agency))
+            previous = max(moment, previous + 1)
+        return steps
 
     def _filing_steps(self, agency: str, days: int) -> list[_Step]:
         rng = self.rng
         steps: list[_Step] = [("received", 0, agency)]
         r = rng.random()
         if r < 0.02:  # not valid at the counter
-            return [*steps, ("refused", _delay(rng, 30, 2, 480), agency)]
+            return [*steps, ("refused", self._delay(30, 2, 480), agency)]
         if r < 0.04:  # the citizen takes it back before processing starts
-            return [*steps, ("withdrawn", _delay(rng, 60, 5, 1440), agency)]
-        steps.append(("in_process", _delay(rng, 20, 2, 480), agency))
+            return [*steps, ("withdrawn", self._delay(60, 5, 1440), agency)]
+        steps.append(("in_process", self._delay(20, 2, 480), agency))
         requests = 0 if rng.random() >= 0.12 else 1 if rng.random() >= 0.15 else 2
         for _ in range(requests):
-            steps.append(("supplement_requested", _delay(rng, 120, 10, 2880), agency))
+            steps.append(("supplement_requested", self._delay(120, 10, 2880), agency))
             if rng.random() < 0.1:  # never supplied
-                return [*steps, ("withdrawn", _delay(rng, 1440, 60, 7200), agency)]
-            steps.append(("supplemented", _delay(rng, 360, 30, 4320), agency))
+                return [*steps, ("withdrawn", self._delay(1440, 60, 7200), agency)]
+            steps.append(("supplemented", self._delay(360, 30, 4320), agency))
         r = rng.random()
         if r < 0.04:
-            return [*steps, ("refused", _delay(rng, 240, 10, 4320), agency)]
+            return [*steps, ("refused", self._delay(240, 10, 4320), agency)]
         if r < 0.05:
-            return [*steps, ("withdrawn", _delay(rng, 180, 10, 4320), agency)]
-        steps.append(("resolved", _delay(rng, 90 + 120 * days, 10, 8640), agency))
+            return [*steps, ("withdrawn", self._delay(180, 10, 4320), agency)]
+        steps.append(("resolved", self._delay(90 + 120 * days, 10, 8640), agency))
         if rng.random() < 0.92:  # the rest is never collected during the run
-            steps.append(("result_returned", _delay(rng, 60, 5, 2880), agency))
+            steps.append(("result_returned", self._delay(60, 5, 2880), agency))
         return steps
 
     # -- documents ------------------------------------------------------------------------
@@ -480,18 +589,23 @@ class _Simulation:
             "document_type": _pick(rng, DOCUMENT_TYPES),
         }
         if deadline:
-            payload["due_at"] = due_after(self._at(clock), rng.randint(3, 10)).isoformat()
+            days = rng.randint(3, 10)
+            if self.demo and rng.random() < 1 / 3:  # due minutes after it was opened
+                due = self._at(_whole_minute(clock + days * _MINUTE // 2))
+            else:
+                due = due_after(self._at(clock), days)
+            payload["due_at"] = due.isoformat()
         return _Entity(payload, steps)
 
     def _outgoing_steps(self, sender: Agency, receiver: Agency, electronic: bool) -> list[_Step]:
         rng = self.rng
         steps: list[_Step] = [
             ("issued", 0, sender.code),
-            ("sent", _delay(rng, 15, 1, 1440), sender.code),
+            ("sent", self._delay(15, 1, 1440), sender.code),
         ]
         if electronic and rng.random() < 0.02:  # the exchange axis rejects the packet
-            return [*steps, ("refused", _delay(rng, 5, 1, 120), sender.code)]
-        transit = _delay(rng, 3, 0.2, 120) if electronic else _delay(rng, 1200, 120, 5760)
+            return [*steps, ("refused", self._delay(5, 1, 120), sender.code)]
+        transit = self._delay(3, 0.2, 120) if electronic else self._delay(1200, 120, 5760)
         if receiver.level == "central":  # only the delivery receipt comes back
             return [*steps, ("received", transit, sender.code)]
         return [*steps, ("received", transit, receiver.code), *self._handling_steps(receiver.code)]
@@ -499,14 +613,14 @@ class _Simulation:
     def _handling_steps(self, agency: str) -> list[_Step]:
         rng = self.rng
         if rng.random() < 0.03:  # wrong recipient: sent back
-            return [("returned", _delay(rng, 120, 5, 2880), agency)]
-        steps: list[_Step] = [("assigned", _delay(rng, 60, 2, 2880), agency)]
+            return [("returned", self._delay(120, 5, 2880), agency)]
+        steps: list[_Step] = [("assigned", self._delay(60, 2, 2880), agency)]
         if rng.random() < 0.01:
-            return [*steps, ("returned", _delay(rng, 240, 10, 4320), agency)]
+            return [*steps, ("returned", self._delay(240, 10, 4320), agency)]
         return [
             *steps,
-            ("processed", _delay(rng, 300, 15, 7200), agency),
-            ("done", _delay(rng, 30, 1, 1440), agency),
+            ("processed", self._delay(300, 15, 7200), agency),
+            ("done", self._delay(30, 1, 1440), agency),
         ]
 
     # -- security -------------------------------------------------------------------------
@@ -533,45 +647,57 @@ class _Simulation:
         steps: list[_Step] = [("raised", 0, agency)]
         r = rng.random()
         if r < p_auto:  # closed as a false positive / auto-resolved without an ack
-            steps.append(("resolved", _delay(rng, ack_min * 2, 1, 4320), agency))
+            steps.append(("resolved", self._delay(ack_min * 2, 1, 4320), agency))
         elif r < p_auto + p_ack * (1 - p_auto):
-            steps.append(("acknowledged", _delay(rng, ack_min, 0.5, 2880), agency))
+            steps.append(("acknowledged", self._delay(ack_min, 0.5, 2880), agency))
             if rng.random() < p_resolve:
-                steps.append(("resolved", _delay(rng, resolve_min, 5, 4320), agency))
+                steps.append(("resolved", self._delay(resolve_min, 5, 4320), agency))
+        if self.demo and steps[-1][0] != "resolved":
+            # Left alone, it would stay open for the whole demo: close it once it has
+            # been unattended (IOC_ALERT_ACK_MINUTES, wall time) for a while.
+            steps.append(("resolved", int(_MINUTE * rng.uniform(16, 45)), agency))
         return _Entity(payload, steps)
 
 
 def stream(
-    seed: int, start: datetime, mean_gap_ms: float = MEAN_GAP_MS
+    seed: int, start: datetime, mean_gap_ms: float = MEAN_GAP_MS, pace: Pace = "realistic"
 ) -> Iterator[dict[str, Any]]:
-    """Unbounded records from `start` on, deterministic for (seed, start, mean_gap_ms).
+    """Unbounded records from `start` on, deterministic for (seed, start, mean_gap_ms, pace).
 
     `mean_gap_ms` is the mean simulated time between records: a live sender at R
     records/s passes 1000/R so that `occurred_at` keeps pace with the wall clock.
+    `pace` "demo" compresses lifecycles and deadlines into minutes (see the module).
     Memory stays bounded: only open entities are kept, one pending step each.
     """
-    return _Simulation(seed, start, mean_gap_ms).run()
+    return _Simulation(seed, start, mean_gap_ms, pace).run()
 
 
 def generate(
-    seed: int, count: int, start: datetime, mean_gap_ms: float = MEAN_GAP_MS
+    seed: int,
+    count: int,
+    start: datetime,
+    mean_gap_ms: float = MEAN_GAP_MS,
+    pace: Pace = "realistic",
 ) -> Iterator[dict[str, Any]]:
-    """Exactly `count` records; the same (seed, count, start) gives the same records."""
+    """Exactly `count` records; the same (seed, count, start, pace) gives the same records."""
     if count < 0:
         raise ValueError("count must be >= 0")
-    return islice(stream(seed, start, mean_gap_ms), count)
+    return islice(stream(seed, start, mean_gap_ms, pace), count)
 
 
 __all__ = [
     "AGENCIES",
     "ASSETS",
     "CENTRAL_AGENCIES",
+    "DEMO_SPEEDUP",
     "DOCUMENT_TYPES",
     "MEAN_GAP_MS",
+    "PACES",
     "PROCEDURES",
     "SIGNATURES",
     "VN_TZ",
     "Agency",
+    "Pace",
     "Procedure",
     "due_after",
     "generate",

@@ -144,8 +144,12 @@ Needs:
     simulate = sub.add_parser(
         "simulate",
         help="generate realistic events for all three sources",
-        description="Deterministic for a given --seed. With --out, write NDJSON ingest records "
-        "to FILE; otherwise send them to the running API (found through runtime.json).",
+        description="Deterministic for a given --seed (and --pace). With --out, write NDJSON "
+        "ingest records to FILE; otherwise send them to the running API (found through "
+        "runtime.json). The demo pace compresses lifecycles and deadlines into minutes so a "
+        "short run shows filings resolved, late and at risk, documents done and overdue, "
+        "alerts acknowledged and resolved; the realistic pace takes minutes to days, as a "
+        "province does.",
     )
     simulate.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     simulate.add_argument(
@@ -163,6 +167,13 @@ Needs:
         default=None,
         metavar="FILE",
         help="write NDJSON here instead of sending",
+    )
+    simulate.add_argument(
+        "--pace",
+        choices=("demo", "realistic"),
+        default=None,
+        help="how fast lifecycles play out (default: demo when sending, as `ioc up` does; "
+        "realistic with --out)",
     )
     simulate.add_argument(
         "--start",
@@ -337,13 +348,14 @@ def _start_time(text: str | None, default: datetime) -> datetime:
 def cmd_simulate(args: argparse.Namespace) -> int:
     from itertools import islice
 
-    from ingestors.simulator import generate, stream
+    from ingestors.simulator import MEAN_GAP_MS, Pace, generate, stream
 
     if args.out is not None:
         count = args.count or 1000
         start = _start_time(args.start, datetime.fromisoformat("2026-01-05T08:00:00+07:00"))
+        pace: Pace = args.pace or "realistic"
         with args.out.open("w", encoding="utf-8") as out:
-            for record in generate(args.seed, count, start):
+            for record in generate(args.seed, count, start, pace=pace):
                 out.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
         print(f"wrote {count:,} records to {args.out}", file=sys.stderr)
         return 0
@@ -353,8 +365,11 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
     settings = _sending(args)
     start = _start_time(args.start, datetime.now(UTC))
-    # Paced sending keeps simulated time in step with the wall clock.
-    records = stream(args.seed, start, 1000 / args.rate) if args.rate else stream(args.seed, start)
+    # Paced sending keeps simulated time in step with the wall clock; the demo pace (the
+    # default here, so `ioc up`'s) fits whole lifecycles into minutes of it.
+    pace = args.pace or "demo"
+    gap = 1000 / args.rate if args.rate else MEAN_GAP_MS
+    records = stream(args.seed, start, gap, pace)
     if args.count is not None:
         records = islice(records, args.count)
 

@@ -4,6 +4,7 @@ and what each role is, needs and how it finds it (`--help`)."""
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -123,6 +124,23 @@ def test_roles_without_broker_or_database_say_where_they_looked(tmp_path: Path) 
     message = refusal(["migrate", "--data-dir", str(tmp_path)])
     assert message.startswith("ioc migrate: IOC_DATABASE_URL not set")
     assert "--data-dir" in message and "IOC_DATA_DIR" in message
+
+
+def test_simulate_writes_the_realistic_pace_to_a_file_unless_told(tmp_path: Path) -> None:
+    from datetime import datetime
+
+    from ingestors.simulator import generate
+
+    start = datetime.fromisoformat("2026-01-05T08:00:00+07:00")
+    for pace in ("realistic", "demo"):
+        expected = [
+            json.dumps(record, ensure_ascii=False, sort_keys=True)
+            for record in generate(3, 200, start, pace=pace)
+        ]
+        out = tmp_path / f"{pace}.ndjson"
+        extra = ["--pace", pace] if pace == "demo" else []
+        assert main(["simulate", "--seed", "3", "--count", "200", "--out", str(out), *extra]) == 0
+        assert out.read_text().splitlines() == expected
 
 
 NEEDS = {

@@ -6,13 +6,22 @@ import json
 import re
 from collections import Counter, defaultdict
 from datetime import datetime, timedelta
-from itertools import islice, pairwise
+from itertools import islice, pairwise, takewhile
 from statistics import median
 from typing import Any
 
 import pytest
 
-from ingestors.simulator import AGENCIES, Agency, _Simulation, due_after, generate, stream
+from ingestors.simulator import (
+    AGENCIES,
+    DEMO_SPEEDUP,
+    Agency,
+    Pace,
+    _Simulation,
+    due_after,
+    generate,
+    stream,
+)
 from ioc.events import FieldError, validate_event
 
 START = datetime.fromisoformat("2026-01-05T08:00:00+07:00")  # a Monday morning
@@ -101,6 +110,8 @@ def test_bad_arguments_are_refused() -> None:
         generate(1, -1, START)
     with pytest.raises(ValueError):
         stream(1, datetime(2026, 1, 5, 8, 0))  # naive
+    with pytest.raises(ValueError):
+        stream(1, START, pace="fast")  # type: ignore[arg-type]
 
 
 def test_event_ids_are_unique(long_run: list[dict[str, Any]]) -> None:
@@ -319,3 +330,182 @@ def test_the_mean_gap_sets_how_fast_simulated_time_runs() -> None:
     records = list(generate(5, 2000, start, mean_gap_ms=100))
     span = datetime.fromisoformat(records[-1]["occurred_at"]) - start
     assert 150 <= span.total_seconds() <= 250  # about 2000 x 0.1 s
+
+
+# -- demo pace ----------------------------------------------------------------------------
+# `ioc up` runs `ioc simulate --rate 10`, which sends at the demo pace with 100 ms of
+# simulated time per record, so simulated time is the wall clock. What follows is what an
+# audience sees in the first minutes of that.
+
+RATE = 10  # records per second, as `ioc up` sends
+DEMO_MINUTES = 5
+
+
+def paced(seed: int, minutes: float, pace: Pace = "demo", start: datetime = START) -> list[Any]:
+    """What a sender at RATE/s sends in the first `minutes` of wall clock."""
+    until = start + timedelta(minutes=minutes)
+    records = stream(seed, start, 1000 / RATE, pace)
+    return list(takewhile(lambda record: at(record) <= until, records))
+
+
+@pytest.fixture(scope="module")
+def demo() -> list[dict[str, Any]]:
+    return paced(7, DEMO_MINUTES)
+
+
+@pytest.fixture(scope="module")
+def demo_long() -> list[dict[str, Any]]:
+    """Half an hour of demo: long enough for every demo lifecycle to play out."""
+    return paced(11, 30)
+
+
+def states_at(records: list[dict[str, Any]], source: str) -> list[list[dict[str, Any]]]:
+    """Each entity of `source` as the events sent so far."""
+    return [events for (s, _), events in by_entity(records).items() if s == source]
+
+
+def due(events: list[dict[str, Any]]) -> datetime | None:
+    text = events[0]["payload"].get("due_at")
+    return datetime.fromisoformat(text) if text else None
+
+
+def when(events: list[dict[str, Any]], kind: str) -> datetime | None:
+    return next((at(event) for event in events if event["type"] == kind), None)
+
+
+def test_demo_pace_is_deterministic_and_not_the_realistic_one() -> None:
+    one = dumped(list(generate(7, 3_000, START, 100, pace="demo")))
+    assert one == dumped(list(generate(7, 3_000, START, 100, pace="demo")))
+    assert one != dumped(list(generate(7, 3_000, START, 100)))
+    # The realistic pace stays the default of stream and generate (bench, --out).
+    assert dumped(list(generate(7, 1_000, START))) == dumped(
+        list(generate(7, 1_000, START, pace="realistic"))
+    )
+
+
+def test_demo_occurred_at_tracks_the_wall_clock(demo: list[dict[str, Any]]) -> None:
+    # RATE records a second, and the last one sent at about DEMO_MINUTES: a paced sender
+    # sends each record at about its occurred_at.
+    assert abs(len(demo) - RATE * 60 * DEMO_MINUTES) < 0.05 * RATE * 60 * DEMO_MINUTES
+    for number in (500, 1_500, len(demo) - 1):
+        expected = START + timedelta(seconds=number / RATE)
+        assert abs((at(demo[number]) - expected).total_seconds()) < 30
+
+
+def test_demo_records_are_valid_and_follow_their_lifecycles(
+    demo_long: list[dict[str, Any]],
+) -> None:
+    ids = [record["event_id"] for record in demo_long]
+    assert len(set(ids)) == len(ids)
+    previous = START
+    for record in demo_long:
+        event = validate_event(record["source"], record)
+        assert not isinstance(event, list), [str(e) for e in event if isinstance(e, FieldError)]
+        assert at(record) >= previous
+        previous = at(record)
+    for (source, entity), events in by_entity(demo_long).items():
+        kinds: list[str | None] = [None, *(event["type"] for event in events)]
+        for before, after in pairwise(kinds):
+            assert after in ALLOWED[source][before], (entity, before, after)
+        payloads = {json.dumps(event["payload"], sort_keys=True) for event in events}
+        assert len(payloads) == 1, entity
+
+
+def test_demo_lifecycles_take_minutes_not_hours(demo_long: list[dict[str, Any]]) -> None:
+    gaps = [
+        (at(later) - at(earlier)).total_seconds()
+        for events in by_entity(demo_long).values()
+        for earlier, later in pairwise(events)
+    ]
+    assert 5 <= median(gaps) <= 5 * 60
+    assert DEMO_SPEEDUP == 60  # an hour of handling is a minute
+
+
+def test_demo_filings_are_resolved_on_time_and_late_overdue_and_at_risk_within_minutes(
+    demo: list[dict[str, Any]],
+) -> None:
+    now = START + timedelta(minutes=DEMO_MINUTES)
+    on_time = late = overdue = due_within_the_hour = due_later = waiting = 0
+    for events in states_at(demo, "filings"):
+        due_at = due(events)
+        assert due_at is not None and due_at > at(events[0])
+        resolved = when(events, "resolved")
+        if resolved is not None:
+            late += resolved > due_at
+            on_time += resolved <= due_at
+        last = events[-1]["type"]
+        if last in ("received", "in_process", "supplemented"):
+            overdue += now > due_at
+            due_within_the_hour += now <= due_at <= now + timedelta(hours=1)
+            due_later += due_at > now + timedelta(days=1)  # the real appointment, days away
+        waiting += last == "supplement_requested"
+    counts = {"on time": on_time, "late": late, "overdue": overdue, "waiting": waiting,
+              "due within the hour": due_within_the_hour, "due later": due_later}  # fmt: skip
+    assert all(count >= 3 for count in counts.values()), counts
+    assert on_time > late, counts  # most are in time, as in a real province
+
+
+def test_demo_documents_are_done_and_some_overdue(demo: list[dict[str, Any]]) -> None:
+    now = START + timedelta(minutes=DEMO_MINUTES)
+    documents = states_at(demo, "documents")
+    done = [events for events in documents if events[-1]["type"] == "done"]
+    processed = [events for events in documents if when(events, "processed") is not None]
+
+    def overdue(events: list[dict[str, Any]]) -> bool:
+        # As the processor judges it: done after its due time, or open past it.
+        due_at, done_at = due(events), when(events, "done")
+        if due_at is None:
+            return False
+        if done_at is not None:
+            return done_at > due_at
+        return events[-1]["type"] not in ("returned", "refused") and now > due_at
+
+    assert len(done) >= 10 and len(processed) >= len(done)
+    assert sum(map(overdue, documents)) >= 3
+    assert any(events[-1]["type"] == "assigned" for events in documents)  # still in hand
+
+
+def test_demo_alerts_are_acknowledged_and_resolved(demo: list[dict[str, Any]]) -> None:
+    alerts = states_at(demo, "security")
+    lasts = Counter(events[-1]["type"] for events in alerts)
+    assert lasts["acknowledged"] >= 10 and lasts["raised"] >= 10
+    resolved_after_ack = [
+        e for e in alerts if [x["type"] for x in e] == ["raised", "acknowledged", "resolved"]
+    ]
+    assert len(resolved_after_ack) >= 5
+    critical = [events for events in alerts if events[0]["payload"]["severity"] == "critical"]
+    for events in critical:  # taken up within a minute or two
+        acknowledged = when(events, "acknowledged")
+        if acknowledged is not None:
+            assert acknowledged - at(events[0]) < timedelta(minutes=5)
+
+
+def test_demo_alerts_left_alone_go_unattended_then_close(demo_long: list[dict[str, Any]]) -> None:
+    # Nobody acknowledges some alerts; they must outlive IOC_ALERT_ACK_MINUTES (15) so the
+    # wall shows them unattended, and then close, so open alerts do not pile up.
+    ignored = [
+        events for events in states_at(demo_long, "security")
+        if when(events, "acknowledged") is None and len(events) == 2
+        and at(events[1]) - at(events[0]) > timedelta(minutes=15)
+    ]  # fmt: skip
+    assert len(ignored) >= 10
+    assert all(events[1]["type"] == "resolved" for events in ignored)
+
+
+def test_demo_keeps_the_realistic_pace_waiting_for_whoever_wants_it() -> None:
+    # The same five minutes at the realistic pace: openings, hardly anything finished.
+    realistic = paced(7, DEMO_MINUTES, pace="realistic")
+    lasts = Counter(events[-1]["type"] for events in states_at(realistic, "filings"))
+    assert lasts["resolved"] + lasts["result_returned"] <= 2
+    assert lasts["received"] + lasts["in_process"] > 100
+
+
+def test_demo_memory_stays_bounded() -> None:
+    simulation = _Simulation(9, START, 100, "demo")
+    records = simulation.run()
+    open_sizes = []
+    for _ in range(3):
+        for _ in islice(records, 40_000):  # about 67 minutes of demo each
+            pass
+        open_sizes.append(sum(len(heap) for heap in simulation.heaps.values()))
+    assert open_sizes[2] < 1.3 * open_sizes[0] < 20_000
