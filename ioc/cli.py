@@ -228,6 +228,8 @@ def _connected(args: argparse.Namespace, **extra: object) -> Settings:
 
 
 def _pid_runs(pid: int) -> bool:
+    if pid <= 0:  # 0 and negatives would name process groups
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
