@@ -23,6 +23,19 @@ BATCH_SECONDS = Histogram(
     "Time to decode, store and announce one micro-batch",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+PHASE_SECONDS = Counter(
+    "ioc_processor_phase_seconds",
+    "Wall time of the processor loop by phase: idle (waiting in getmany), decode, write "
+    "(the batch's transaction: SQL, refold, rollups), dead_letter, announce, commit",
+    ["phase"],
+)
+WRITE_STEP_SECONDS = Counter(
+    "ioc_processor_write_step_seconds",
+    "Wall time inside a batch's write by step: stage (COPY to the staging table), insert "
+    "(new rows into events), counts (totals, per minute), refold (history, fold, state "
+    "upsert, rollups, clock transitions), commit (the transaction's COMMIT)",
+    ["step"],
+)
 BATCH_SIZE = Histogram(
     "ioc_processor_batch_records",
     "Records per micro-batch",

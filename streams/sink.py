@@ -22,6 +22,7 @@ lost, serialization failure, deadlock) propagates: the caller retries the batch.
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -32,9 +33,16 @@ import asyncpg
 from ioc.clock import Clock, wall_clock
 from ioc.db import describe, refuses_rows
 from ioc.db.state import refold
+from streams import metrics
 from streams.batch import BatchDelta, Incoming, aggregate, first_of_each
 
 log = logging.getLogger(__name__)
+
+# Where a write's time goes (`ioc bench` reads these); perf_counter around each step.
+_STEP = {
+    step: metrics.WRITE_STEP_SECONDS.labels(step=step)
+    for step in ("stage", "insert", "counts", "refold", "commit")
+}
 
 FaultHook = Callable[[str], Awaitable[None]]
 
@@ -128,6 +136,8 @@ class DatabaseSink:
         try:
             async with self._conn.transaction():
                 delta = await self._store(unique)
+                stored = time.perf_counter()
+            _STEP["commit"].inc(time.perf_counter() - stored)
             return WriteResult(received=len(records), delta=delta)
         except Exception as error:
             if not refuses_rows(error):
@@ -163,6 +173,7 @@ class DatabaseSink:
 
     async def _store(self, unique: Sequence[Incoming]) -> BatchDelta:
         """Insert the raw events and fold the new ones; runs inside the caller's transaction."""
+        started = time.perf_counter()
         await self._conn.copy_records_to_table(
             "incoming_events",
             columns=_STAGING_COLUMNS,
@@ -180,7 +191,10 @@ class DatabaseSink:
                 for r in unique
             ],
         )
+        staged = time.perf_counter()
+        _STEP["stage"].inc(staged - started)
         new_keys = {(row["source"], row["event_id"]) for row in await self._conn.fetch(_INSERT_NEW)}
+        _STEP["insert"].inc(time.perf_counter() - staged)
         await self._fault("mid_batch")
         delta = aggregate(r.event for r in unique if r.key in new_keys)
         await self._apply(delta)
@@ -192,11 +206,15 @@ class DatabaseSink:
 
     async def _apply(self, delta: BatchDelta) -> None:
         conn = self._conn
+        started = time.perf_counter()
         if delta.new_by_source:
             await conn.execute(_ADD_TOTALS, *_columns(list(delta.new_by_source.items()), 2))
         if delta.per_minute:
             counts = [(*key, n) for key, n in delta.per_minute.items()]
             await conn.execute(_ADD_PER_MINUTE, *_columns(counts, 5))
+        counted = time.perf_counter()
+        _STEP["counts"].inc(counted - started)
         clock = self._clock()
         for source, ids in sorted(delta.touched.items()):
             await refold(conn, source, sorted(ids), clock, on_flags=self._count_flags)
+        _STEP["refold"].inc(time.perf_counter() - counted)
