@@ -146,6 +146,122 @@ async def measure_ceiling(settings: Settings, events: list[Event]) -> float:
         await conn.close()
 
 
+PHASES = ("idle", "decode", "write", "dead_letter", "announce", "commit")
+WRITE_STEPS = ("stage", "insert", "counts", "refold", "commit")
+
+
+async def _scrape(http: httpx.AsyncClient) -> dict[str, dict[str, float]]:
+    """The processor's phase and write-step counters from its /metrics, in seconds."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = (await http.get("/metrics")).text
+    wanted = {
+        "ioc_processor_phase_seconds_total": "phase",
+        "ioc_processor_write_step_seconds_total": "step",
+    }
+    out: dict[str, dict[str, float]] = {"phase": {}, "step": {}}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name in wanted:
+                label = wanted[sample.name]
+                out[label][sample.labels[label]] = sample.value
+    return out
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+async def measure_processor(
+    settings: Settings, database: str, events: list[Event]
+) -> dict[str, Any]:
+    """`ioc process` alone on topics pre-loaded with the events as ingest writes them.
+
+    Own topics, database and consumer group, so it starts from nothing like the
+    pipeline does. Timed from the process start and from the first stored event to the
+    last; the phase counters are read from its /metrics at the first and the last
+    stored event, so the breakdown covers the same window as `processor_eps`.
+    """
+    from ingestors.publisher import Publisher
+
+    metrics_port = free_port()
+    alone = settings.model_copy(
+        update={
+            "topic_prefix": f"{settings.topic_prefix}.processor",
+            "database_url": database,
+            "processor_group": "bench-processor-only",
+            "processor_metrics_port": metrics_port,
+            "log_level": "WARNING",
+        }
+    )
+    await ensure_database(database)
+    await migrate(database)
+    await ensure_topics(alone)
+    producer = make_producer(alone)
+    await producer.start()
+    try:
+        publisher = Publisher(producer, alone)
+        for start in range(0, len(events), 5000):
+            await publisher.publish(events[start : start + 5000])
+    finally:
+        await producer.stop()
+
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("IOC_")},
+        **alone.environment(),
+    }
+    conn = await asyncpg.connect(database)
+    http = httpx.AsyncClient(base_url=f"http://127.0.0.1:{metrics_port}", timeout=5)
+    started = time.perf_counter()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "ioc", "process", env=env, preexec_fn=kill_with_parent()
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while (first_count := await _stored_total(conn)) == 0:
+            if time.monotonic() > deadline or process.returncode is not None:
+                raise RuntimeError("the processor stored nothing")
+            await asyncio.sleep(0.01)
+        first = time.perf_counter()
+        before = await _scrape(http)
+        cpu_before = _cpu_seconds(process.pid)
+        finished = await _wait_stored(conn, len(events), 600)
+        after = await _scrape(http)
+        window = time.perf_counter() - first
+        cpu = _cpu_seconds(process.pid) - cpu_before
+        rss = _peak_rss_mb(process.pid)
+    finally:
+        await http.aclose()
+        await conn.close()
+        process.terminate()
+        try:
+            await asyncio.wait_for(process.wait(), 15)
+        except TimeoutError:
+            process.kill()
+
+    def shares(kind: str, names: tuple[str, ...]) -> dict[str, float]:
+        return {
+            name: (after[kind].get(name, 0.0) - before[kind].get(name, 0.0)) / window
+            for name in names
+        }
+
+    phases = shares("phase", PHASES)
+    return {
+        "processor_eps": (len(events) - first_count) / (finished - first),
+        "processor_eps_from_start": len(events) / (finished - started),
+        "processor_startup_s": first - started,
+        "processor_phase_share": {**phases, "other": 1 - sum(phases.values())},
+        "processor_write_step_share": shares("step", WRITE_STEPS),
+        "processor_cpu_share": cpu / window,
+        "processor_rss_mb": round(rss, 1),
+    }
+
+
 async def _stored_total(conn: asyncpg.Connection) -> int:
     return int(await conn.fetchval("SELECT sum(events) FROM event_totals"))
 
@@ -259,7 +375,8 @@ async def _bench(events: int, workdir: Path) -> dict[str, Any]:
     try:
         _say("starting the embedded broker and database")
         bootstrap = broker.start()
-        database = with_database(postgres.start(), "bench")
+        server = postgres.start()
+        database = with_database(server, "bench")
         port = free_port()
         settings = Settings(
             kafka_bootstrap=bootstrap,
@@ -280,12 +397,17 @@ async def _bench(events: int, workdir: Path) -> dict[str, Any]:
         _say(f"ceiling: plain consume + COPY of {events:,} events")
         ceiling = await measure_ceiling(settings, valid)
         _say(f"ceiling: {ceiling:,.0f} events/s")
+        _say(f"processor only: {events:,} events pre-loaded on its topics, then `ioc process`")
+        alone = await measure_processor(settings, with_database(server, "bench_processor"), valid)
+        _say(f"processor only: {alone['processor_eps']:,.0f} events/s")
         pipeline = await measure_pipeline(settings, records, workdir)
         return {
             "events": events,
             **pipeline,
             "ceiling_eps": ceiling,
             "ratio": pipeline["throughput_eps"] / ceiling,
+            **alone,
+            "processor_ratio": alone["processor_eps"] / ceiling,
             "machine": machine(),
         }
     finally:
@@ -293,7 +415,21 @@ async def _bench(events: int, workdir: Path) -> dict[str, Any]:
         broker.stop()
 
 
+def _shares(shares: dict[str, float]) -> str:
+    return ", ".join(f"{name} {share:.0%}" for name, share in shares.items())
+
+
 def run_bench(settings: Settings, *, events: int, as_json: bool) -> int:
+    # The processor-only rate is timed from the first stored batch to the last: fewer
+    # than three batches leave nothing, or one batch, to time.
+    least = 3 * settings.processor_batch_max
+    if events < least:
+        print(
+            f"ioc bench: --events must be at least {least:,} (three batches of "
+            f"IOC_PROCESSOR_BATCH_MAX={settings.processor_batch_max:,}) to time the processor",
+            file=sys.stderr,
+        )
+        return 2
     with tempfile.TemporaryDirectory(prefix="ioc-bench-") as tmp:
         result = asyncio.run(_bench(events, Path(tmp)))
     if as_json:
@@ -308,6 +444,13 @@ def run_bench(settings: Settings, *, events: int, as_json: bool) -> int:
         f"  ceiling   plain consume + COPY, no logic       {result['ceiling_eps']:>9,.0f} ev/s",
         f"  ingest    HTTP ingest → Kafka acknowledged      {result['ingest_eps']:>9,.0f} ev/s",
         f"  ratio                                          {result['ratio']:>9.3f}",
+        f"  processor only  pre-loaded topics → DB         {result['processor_eps']:>9,.0f} ev/s"
+        f"  (ratio {result['processor_ratio']:.3f}; "
+        f"{result['processor_eps_from_start']:,.0f} ev/s from process start, "
+        f"{result['processor_startup_s']:.1f} s to the first stored event)",
+        "            wall time: " + _shares(result["processor_phase_share"]),
+        "            of it in write: " + _shares(result["processor_write_step_share"]),
+        f"            processor CPU {result['processor_cpu_share']:.0%} of one core",
         f"  latency   ingest → stored at {result['steady_rate_eps']:,} ev/s: "
         f"p50 {result['latency_p50_ms']:,.1f} ms, p99 {result['latency_p99_ms']:,.1f} ms",
         f"            under saturation: p50 {result['saturated_latency_p50_ms']:,.1f} ms, "

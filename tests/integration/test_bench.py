@@ -12,19 +12,36 @@ import pytest
 pytestmark = pytest.mark.integration
 
 CONTRACT = ("throughput_eps", "ceiling_eps", "ratio", "latency_p50_ms", "latency_p99_ms", "rss_mb")
+PROCESSOR = ("processor_eps", "processor_eps_from_start", "processor_ratio", "processor_startup_s")
+PHASES = {"idle", "decode", "write", "dead_letter", "announce", "commit", "other"}
 
 
 def test_bench_prints_one_json_object_with_the_contract_keys() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("IOC_")}
     done = subprocess.run(
-        [sys.executable, "-m", "ioc", "bench", "--events", "2000", "--json"],
+        [sys.executable, "-m", "ioc", "bench", "--events", "6000", "--json"],
         env=env, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout)
     assert all(result[key] > 0 for key in CONTRACT), result
-    assert result["events"] == 2000
+    assert result["events"] == 6000
     assert result["ratio"] == pytest.approx(result["throughput_eps"] / result["ceiling_eps"])
     assert result["latency_p50_ms"] <= result["latency_p99_ms"]
     assert set(result["rss_mb_by_process"]) == {"serve", "process"}
     assert "ceiling:" in done.stderr and "steady:" in done.stderr  # progress lines
+    # The processor-only stage, against the ceiling of the same run.
+    assert all(result[key] > 0 for key in PROCESSOR), result
+    assert result["processor_ratio"] == pytest.approx(
+        result["processor_eps"] / result["ceiling_eps"]
+    )
+    assert result["processor_eps_from_start"] < result["processor_eps"]
+    # Its breakdown, read from the processor's /metrics: shares of the measured window.
+    shares = result["processor_phase_share"]
+    assert set(shares) == PHASES
+    assert shares["write"] > 0 and shares["decode"] > 0
+    assert sum(shares.values()) == pytest.approx(1)
+    assert set(result["processor_write_step_share"]) == {
+        "stage", "insert", "counts", "refold", "commit"
+    }  # fmt: skip
+    assert result["processor_write_step_share"]["refold"] > 0

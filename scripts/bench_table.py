@@ -1,0 +1,77 @@
+"""Format `ioc bench --json` runs as the README's Performance tables (Markdown).
+
+    .venv/bin/python -m ioc bench --events 50000 --json > run1.json
+    .venv/bin/python -m ioc bench --events 50000 --json > run2.json
+    .venv/bin/python scripts/bench_table.py run1.json run2.json
+
+Prints the machine line, the throughput table and the processor-only breakdown, one row
+per run, from the figures as the bench printed them; nothing is typed by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def _n(value: float) -> str:
+    return f"{value:,.0f}"
+
+
+def _pct(shares: dict[str, float]) -> list[str]:
+    return [f"{100 * v:.0f} %" for v in shares.values()]
+
+
+def table(runs: list[tuple[str, dict[str, Any]]]) -> str:
+    m = runs[0][1]["machine"]
+    lines = [
+        f"Machine: {m['cores']} cores ({m['cpu']}), {m['memory_gib']} GiB, {m['system']}, "
+        f"Python {m['python']}; `ioc bench --events {runs[0][1]['events']}`.",
+        "",
+        "| run | processor only ev/s | from process start | ceiling ev/s "
+        "| processor ratio | pipeline ev/s | pipeline ratio | ingest ev/s "
+        "| latency p50 / p99 at steady rate | under saturation p50 / p99 | peak RSS |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, r in runs:
+        rss = " + ".join(f"{v:,.0f}" for v in r["rss_mb_by_process"].values())
+        lines.append(
+            f"| {name} | {_n(r['processor_eps'])} | {_n(r['processor_eps_from_start'])} "
+            f"({r['processor_startup_s']:.1f} s to the first) | {_n(r['ceiling_eps'])} "
+            f"| {r['processor_ratio']:.3f} | {_n(r['throughput_eps'])} | {r['ratio']:.3f} "
+            f"| {_n(r['ingest_eps'])} "
+            f"| {r['latency_p50_ms']:,.1f} / {r['latency_p99_ms']:,.1f} ms "
+            f"at {r['steady_rate_eps']:,} ev/s "
+            f"| {r['saturated_latency_p50_ms']:,.0f} / {r['saturated_latency_p99_ms']:,.0f} ms "
+            f"| {r['rss_mb']:,.0f} MB ({rss}) |"
+        )
+    phases = list(runs[0][1]["processor_phase_share"])
+    steps = list(runs[0][1]["processor_write_step_share"])
+    lines += [
+        "",
+        "Processor only, shares of wall time from the first stored event to the last:",
+        "",
+        "| run | " + " | ".join(phases) + " | write: " + " | ".join(steps) + " | CPU |",
+        "|---" * (2 + len(phases) + len(steps)) + "|",
+    ]
+    for name, r in runs:
+        cells = _pct(r["processor_phase_share"]) + _pct(r["processor_write_step_share"])
+        lines.append(
+            f"| {name} | " + " | ".join(cells) + f" | {100 * r['processor_cpu_share']:.0f} % |"
+        )
+    return "\n".join(lines)
+
+
+def main(paths: list[str]) -> int:
+    if not paths:
+        print(__doc__, file=sys.stderr)
+        return 2
+    runs = [(Path(p).stem, json.loads(Path(p).read_text())) for p in paths]
+    print(table(runs))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
