@@ -9,10 +9,15 @@ Order of operations per batch, and why:
 3. dead-letter what did not decode and what the database refused (awaited, so they
    are safe before their offsets are committed; redelivery may send one twice);
 4. announce the new KPIs on the live topic (best effort: the wall screen resyncs
-   from a snapshot on reconnect);
+   from a snapshot on reconnect; queued, its acknowledgement is not waited for);
 5. commit the offsets of this batch, for partitions we still own.
 A rebalance waits for the batch in flight (`_BatchGuard`) so that partitions
 change hands only between batches.
+
+While a batch is written, the next one is polled and decoded (the processor's own
+work overlapping the database's); it is written, and its offsets committed, only after
+this one. Records it holds of partitions revoked meanwhile are dropped: their new owner
+replays them from the committed offset.
 
 Stopping (SIGTERM or SIGINT) drains first: the processor keeps storing what the
 broker held for its partitions when asked to stop, for at most
@@ -28,8 +33,8 @@ import logging
 import signal
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence, Set
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import asyncpg
@@ -77,6 +82,32 @@ class DeadLetter:
     raw: bytes
     key: bytes | None
     where: str  # topic/partition@offset, for the log
+
+
+@dataclass(slots=True)
+class _Batch:
+    """A polled micro-batch, decoded: per partition its records and its dead letters."""
+
+    parts: dict[TopicPartition, tuple[list[Incoming], list[DeadLetter]]] = field(
+        default_factory=dict
+    )
+    last_offsets: dict[TopicPartition, int] = field(default_factory=dict)
+    decode_s: float = 0.0
+
+    def add(
+        self, tp: TopicPartition, part: tuple[list[Incoming], list[DeadLetter]], last: int
+    ) -> None:
+        self.parts[tp] = part
+        self.last_offsets[tp] = last
+
+    def owned(self, assignment: Set[TopicPartition]) -> _Batch:
+        if all(tp in assignment for tp in self.parts):
+            return self
+        return _Batch(
+            {tp: part for tp, part in self.parts.items() if tp in assignment},
+            {tp: last for tp, last in self.last_offsets.items() if tp in assignment},
+            self.decode_s,
+        )
 
 
 class _BatchGuard(ConsumerRebalanceListener):
@@ -162,38 +193,67 @@ class Processor:
 
     async def _consume(self) -> None:
         assert self.consumer is not None
-        s = self.settings
         targets: dict[TopicPartition, int] | None = None
         next_report = 0.0
         idle = False  # the last poll returned nothing
-        while True:
-            if self._stopping.is_set():
-                if targets is None:
-                    targets = await self._begin_drain()
-                left = await self._left(targets)
-                if left == 0 and idle:
-                    log.info("drained: everything the broker held for us is stored")
-                    return
-                now = time.monotonic()
-                if self._drain_deadline is None or now >= self._drain_deadline:
-                    log.warning(
-                        "stopping with %d records not stored; they stay on the broker, "
-                        "uncommitted, for the next processor", left,
-                    )  # fmt: skip
-                    return
-                if now >= next_report and left:
-                    log.info("draining: %d records left to store", left)
-                    next_report = now + _DRAIN_REPORT_S
-            waited = time.perf_counter()
-            polled = await self.consumer.getmany(
-                timeout_ms=s.processor_poll_ms, max_records=s.processor_batch_max
-            )
-            _PHASE["idle"].inc(time.perf_counter() - waited)
-            idle = not polled
-            if idle:
-                continue
-            async with self._guard.lock:
-                await self._handle(polled)
+        ahead: asyncio.Task[_Batch] | None = None  # the next batch, polled during a write
+        try:
+            while True:
+                if self._stopping.is_set():
+                    if targets is None:
+                        targets = await self._begin_drain()
+                    left = await self._left(targets)
+                    if left == 0 and idle:
+                        log.info("drained: everything the broker held for us is stored")
+                        return
+                    now = time.monotonic()
+                    if self._drain_deadline is None or now >= self._drain_deadline:
+                        log.warning(
+                            "stopping with %d records not stored; they stay on the broker, "
+                            "uncommitted, for the next processor", left,
+                        )  # fmt: skip
+                        return
+                    if now >= next_report and left:
+                        log.info("draining: %d records left to store", left)
+                        next_report = now + _DRAIN_REPORT_S
+                waited = time.perf_counter()
+                batch = await (ahead if ahead is not None else self._next_batch())
+                ahead = None
+                _PHASE["idle"].inc(time.perf_counter() - waited)
+                idle = not batch.parts
+                if idle:
+                    continue
+                async with self._guard.lock:
+                    # Fetched before a rebalance, records of partitions now someone else's
+                    # are theirs to store: they replay them from the committed offset.
+                    batch = batch.owned(self.consumer.assignment())
+                    # Poll and decode the next batch while this one waits on the database.
+                    ahead = asyncio.create_task(self._next_batch(), name="next-batch")
+                    await self._handle(batch)
+        finally:
+            if ahead is not None:
+                # Polled but not stored: uncommitted, so the broker hands it out again.
+                ahead.cancel()
+                await asyncio.gather(ahead, return_exceptions=True)
+
+    async def _next_batch(self) -> _Batch:
+        """Poll a micro-batch and decode it a partition at a time, giving way in between
+        so that a batch being written meanwhile is not held up."""
+        assert self.consumer is not None
+        s = self.settings
+        polled = await self.consumer.getmany(
+            timeout_ms=s.processor_poll_ms, max_records=s.processor_batch_max
+        )
+        batch = _Batch()
+        for tp, messages in polled.items():
+            if messages:
+                started = time.perf_counter()
+                batch.add(tp, self._decode({tp: messages}), messages[-1].offset)
+                seconds = time.perf_counter() - started
+                batch.decode_s += seconds
+                _PHASE["decode"].inc(seconds)
+                await asyncio.sleep(0)
+        return batch
 
     async def _begin_drain(self) -> dict[TopicPartition, int]:
         """What the broker holds for our partitions now: the drain stores at least that."""
@@ -255,14 +315,13 @@ class Processor:
             lag[tp] = max(0, (end or 0) - committed)
         return lag
 
-    async def _handle(self, polled: Polled) -> None:
+    async def _handle(self, batch: _Batch) -> None:
         started = time.perf_counter()
-        records, dead = self._decode(polled)
-        decoded = time.perf_counter()
-        _PHASE["decode"].inc(decoded - started)
+        records = [r for records, _ in batch.parts.values() for r in records]
+        dead = [d for _, dead in batch.parts.values() for d in dead]
         result = await self._write_with_retry(records) if records else None
         written = time.perf_counter()
-        _PHASE["write"].inc(written - decoded)
+        _PHASE["write"].inc(written - started)
         await self._fault("after_db_commit")
         if result is not None:
             dead += [self._refused_letter(r.record, r.reason) for r in result.refused]
@@ -270,11 +329,11 @@ class Processor:
         lettered = time.perf_counter()
         _PHASE["dead_letter"].inc(lettered - written)
         if result is not None:
-            self._observe(result, lettered - started)
+            self._observe(result, batch.decode_s + lettered - started)
             await self._announce(result)
         announced = time.perf_counter()
         _PHASE["announce"].inc(announced - lettered)
-        await self._commit(polled)
+        await self._commit(batch.last_offsets)
         _PHASE["commit"].inc(time.perf_counter() - announced)
 
     def _decode(self, polled: Polled) -> tuple[list[Incoming], list[DeadLetter]]:
@@ -454,17 +513,21 @@ class Processor:
             "refused": len(result.refused),
             "touched": {source: len(ids) for source, ids in result.delta.touched.items()},
         }
+        # Not waiting for the broker's acknowledgement: best effort, and the next batch
+        # need not wait on it. The producer keeps the announcements in order.
         try:
-            await self.producer.send_and_wait(
+            delivered = await self.producer.send(
                 self.settings.live_topic, json.dumps(message).encode()
             )
         except KafkaError as error:
             log.warning("could not announce batch on the live topic: %s", error)
+            return
+        delivered.add_done_callback(_log_lost_announcement)
 
-    async def _commit(self, polled: Polled) -> None:
+    async def _commit(self, last_offsets: Mapping[TopicPartition, int]) -> None:
         assert self.consumer is not None
         owned = self.consumer.assignment()
-        offsets = {tp: msgs[-1].offset + 1 for tp, msgs in polled.items() if msgs and tp in owned}
+        offsets = {tp: last + 1 for tp, last in last_offsets.items() if tp in owned}
         if not offsets:
             return
         try:
@@ -480,6 +543,11 @@ class Processor:
             return
         self._committed.update(offsets)
         self.progress.committed()
+
+
+def _log_lost_announcement(delivered: asyncio.Future[object]) -> None:
+    if not delivered.cancelled() and delivered.exception() is not None:
+        log.warning("could not announce batch on the live topic: %s", delivered.exception())
 
 
 async def run_processor(settings: Settings) -> None:

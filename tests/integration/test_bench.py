@@ -40,7 +40,8 @@ def test_bench_prints_one_json_object_with_the_contract_keys() -> None:
     shares = result["processor_phase_share"]
     assert set(shares) == PHASES
     assert shares["write"] > 0 and shares["decode"] > 0
-    assert sum(shares.values()) == pytest.approx(1)
+    # decode runs while the previous batch is written: the loop's other phases add up.
+    assert sum(v for k, v in shares.items() if k != "decode") == pytest.approx(1)
     assert set(result["processor_write_step_share"]) == {
         "stage", "insert", "counts", "refold", "commit"
     }  # fmt: skip
