@@ -39,7 +39,10 @@ def test_bench_prints_one_json_object_with_the_contract_keys() -> None:
     # Its breakdown, read from the processor's /metrics: shares of the measured window.
     shares = result["processor_phase_share"]
     assert set(shares) == PHASES
-    assert shares["write"] > 0 and shares["decode"] > 0
+    assert shares["write"] > 0
+    # At 6,000 events (three batches) every batch may already be polled and decoded,
+    # ahead of the write, before the first commit opens the window: decode may be 0.
+    assert 0 <= shares["decode"] < 1
     # decode runs while the previous batch is written: the loop's other phases add up.
     assert sum(v for k, v in shares.items() if k != "decode") == pytest.approx(1)
     assert set(result["processor_write_step_share"]) == {
