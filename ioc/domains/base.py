@@ -17,6 +17,7 @@ same whatever the arrival order - which property-based tests check for every dom
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
 import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -160,6 +161,23 @@ def ms(duration_s: float | None) -> int:
     return round(duration_s * 1000) if duration_s is not None else 0
 
 
+# Derived once per state type: `typing.get_type_hints` is far too slow to run per row.
+@functools.cache
+def _columns(state_type: type) -> tuple[Column, ...]:
+    hints = typing.get_type_hints(state_type)
+    return tuple(Column(f.name, *sql_type(hints[f.name])) for f in dataclasses.fields(state_type))
+
+
+@functools.cache
+def _field_names(state_type: type) -> tuple[str, ...]:
+    return tuple(c.name for c in _columns(state_type))
+
+
+@functools.cache
+def _row_shape(state_type: type) -> tuple[tuple[str, bool], ...]:
+    return tuple((c.name, c.is_array) for c in _columns(state_type))
+
+
 @dataclass(frozen=True)
 class Domain:
     source: str
@@ -182,18 +200,18 @@ class Domain:
 
     def columns(self) -> list[Column]:
         """The state table's columns, in the state dataclass's field order."""
-        hints = typing.get_type_hints(self.state_type)
-        return [
-            Column(f.name, *sql_type(hints[f.name])) for f in dataclasses.fields(self.state_type)
-        ]
+        return list(_columns(self.state_type))
 
     def row(self, state: Any) -> tuple[Any, ...]:
-        return tuple(getattr(state, f.name) for f in dataclasses.fields(self.state_type))
+        return tuple(getattr(state, name) for name in _field_names(self.state_type))
 
     def state_from_row(self, row: Any) -> Any:
         """A state read back from its table row (a mapping; arrays come back as lists)."""
         return self.state_type(
-            **{c.name: tuple(row[c.name]) if c.is_array else row[c.name] for c in self.columns()}
+            **{
+                name: tuple(row[name]) if is_array else row[name]
+                for name, is_array in _row_shape(self.state_type)
+            }
         )
 
     def missing_to_create(self, event_type: str, payload: Mapping[str, Any]) -> list[str]:
