@@ -49,6 +49,13 @@ class Settings(BaseSettings):
     processor_batch_max: int = Field(2000, ge=1, description="Most records in one micro-batch.")
     processor_poll_ms: int = Field(200, ge=1, description="Longest wait for a micro-batch.")
     processor_metrics_port: int = Field(0, description="Processor /metrics port; 0 = off.")
+    processor_history_cache_events: int = Field(
+        200_000,
+        ge=0,
+        description="Most stored events the processor keeps in memory, as entity histories, "
+        "so that refolding an entity need not read its history back (about 1 KB each; "
+        "0 = always read it).",
+    )
     kafka_session_timeout_ms: int = Field(
         6000,
         description="Consumer session timeout. The embedded broker makes a first join wait "

@@ -411,7 +411,10 @@ class Processor:
 
     async def _connect(self) -> None:
         self.conn = await asyncpg.connect(self.settings.database_url)
-        self.sink = DatabaseSink(self.conn, fault=self._fault, clock=self._clock)
+        self.sink = DatabaseSink(
+            self.conn, fault=self._fault, clock=self._clock,
+            history_cache_events=self.settings.processor_history_cache_events,
+        )  # fmt: skip
 
     async def _tick_forever(self) -> None:
         """Every IOC_CLOCK_TICK_S, turn what came due (overdue, at risk, unattended) even

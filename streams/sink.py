@@ -29,10 +29,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+import orjson
 
 from ioc.clock import Clock, wall_clock
 from ioc.db import describe, refuses_rows
-from ioc.db.state import refold
+from ioc.db.state import History, HistoryCache, refold
+from ioc.domains.base import StoredEvent
 from streams import metrics
 from streams.batch import BatchDelta, Incoming, aggregate, first_of_each
 
@@ -118,10 +120,13 @@ class DatabaseSink:
         conn: asyncpg.Connection,
         fault: FaultHook = _no_fault,
         clock: Callable[[], Clock] = wall_clock,
+        history_cache_events: int = 200_000,
     ) -> None:
         self._conn = conn
         self._fault = fault
         self._clock = clock
+        # Histories of the entities this sink folded, valid only once committed.
+        self.histories = HistoryCache(history_cache_events)
         # Odd histories newly flagged, (source, flag code) -> entities: the processor
         # turns these into a metric. Counted as written, so a batch retried after a
         # failure may count its flags again - a gauge of oddities, not of events.
@@ -133,11 +138,13 @@ class DatabaseSink:
         if not self._staging_ready:
             await self._conn.execute(_STAGING)
             self._staging_ready = True
+        folded: dict[tuple[str, str], History] = {}
         try:
             async with self._conn.transaction():
-                delta = await self._store(unique)
+                delta = await self._store(unique, folded)
                 stored = time.perf_counter()
             _STEP["commit"].inc(time.perf_counter() - stored)
+            self.histories.put(folded)
             return WriteResult(received=len(records), delta=delta)
         except Exception as error:
             if not refuses_rows(error):
@@ -148,18 +155,26 @@ class DatabaseSink:
             )  # fmt: skip
         refused: list[Refused] = []
         delta = BatchDelta()
+        folded = {}
         async with self._conn.transaction():
-            await self._isolate(unique, delta, refused)
+            await self._isolate(unique, delta, refused, folded)
+        self.histories.put(folded)
         return WriteResult(received=len(records), delta=delta, refused=refused)
 
     async def _isolate(
-        self, part: Sequence[Incoming], delta: BatchDelta, refused: list[Refused]
+        self,
+        part: Sequence[Incoming],
+        delta: BatchDelta,
+        refused: list[Refused],
+        folded: dict[tuple[str, str], History],
     ) -> None:
         """Store `part` under a savepoint; if its rows are refused, split it and recurse."""
+        used: dict[tuple[str, str], History] = {}
         try:
             async with self._conn.transaction():  # nested: a savepoint
                 await self._conn.execute("TRUNCATE incoming_events")
-                delta.add(await self._store(part))
+                delta.add(await self._store(part, used))
+            folded.update(used)
             return
         except Exception as error:
             if not refuses_rows(error):
@@ -168,12 +183,16 @@ class DatabaseSink:
                 refused.append(Refused(part[0], describe(error)))
                 return
         middle = len(part) // 2
-        await self._isolate(part[:middle], delta, refused)
-        await self._isolate(part[middle:], delta, refused)
+        await self._isolate(part[:middle], delta, refused, folded)
+        await self._isolate(part[middle:], delta, refused, folded)
 
-    async def _store(self, unique: Sequence[Incoming]) -> BatchDelta:
-        """Insert the raw events and fold the new ones; runs inside the caller's transaction."""
+    async def _store(
+        self, unique: Sequence[Incoming], folded: dict[tuple[str, str], History]
+    ) -> BatchDelta:
+        """Insert the raw events and fold the new ones; runs inside the caller's transaction.
+        `folded` receives the histories the fold used (for the cache, once committed)."""
         started = time.perf_counter()
+        payloads = [r.event.payload.model_dump_json() for r in unique]
         await self._conn.copy_records_to_table(
             "incoming_events",
             columns=_STAGING_COLUMNS,
@@ -186,9 +205,9 @@ class DatabaseSink:
                     r.event.agency,
                     r.event.occurred_at,
                     r.ingested_at,
-                    r.event.payload.model_dump_json(),
+                    payload,
                 )
-                for r in unique
+                for r, payload in zip(unique, payloads, strict=True)
             ],
         )
         staged = time.perf_counter()
@@ -196,15 +215,23 @@ class DatabaseSink:
         new_keys = {(row["source"], row["event_id"]) for row in await self._conn.fetch(_INSERT_NEW)}
         _STEP["insert"].inc(time.perf_counter() - staged)
         await self._fault("mid_batch")
-        delta = aggregate(r.event for r in unique if r.key in new_keys)
-        await self._apply(delta)
+        new = [
+            (r, payload) for r, payload in zip(unique, payloads, strict=True) if r.key in new_keys
+        ]
+        delta = aggregate(r.event for r, _ in new)
+        await self._apply(delta, _arrivals(new), folded)
         return delta
 
     def _count_flags(self, source: str, counts: Counter[str]) -> None:
         for code, n in counts.items():
             self.flags_raised[(source, code)] += n
 
-    async def _apply(self, delta: BatchDelta) -> None:
+    async def _apply(
+        self,
+        delta: BatchDelta,
+        arrivals: dict[str, dict[str, list[StoredEvent]]],
+        folded: dict[tuple[str, str], History],
+    ) -> None:
         conn = self._conn
         started = time.perf_counter()
         if delta.new_by_source:
@@ -216,5 +243,23 @@ class DatabaseSink:
         _STEP["counts"].inc(counted - started)
         clock = self._clock()
         for source, ids in sorted(delta.touched.items()):
-            await refold(conn, source, sorted(ids), clock, on_flags=self._count_flags)
+            await refold(
+                conn, source, sorted(ids), clock, on_flags=self._count_flags,
+                arrivals=arrivals.get(source, {}), cache=self.histories, folded=folded,
+            )  # fmt: skip
         _STEP["refold"].inc(time.perf_counter() - counted)
+
+
+def _arrivals(new: Sequence[tuple[Incoming, str]]) -> dict[str, dict[str, list[StoredEvent]]]:
+    """The events this transaction stored, as a fold sees them, by source and entity id.
+
+    The payload is read back from the JSON text that was stored, so it is exactly what
+    reading the history from the database would give."""
+    out: dict[str, dict[str, list[StoredEvent]]] = {}
+    for record, payload in new:
+        event = record.event
+        out.setdefault(event.source, {}).setdefault(event.entity_id, []).append(
+            StoredEvent(event.event_id, event.type, event.occurred_at, event.agency,
+                        orjson.loads(payload))
+        )  # fmt: skip
+    return out

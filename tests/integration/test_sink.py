@@ -6,6 +6,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from typing import Any
 
 import asyncpg
 import pytest
@@ -15,6 +16,7 @@ from ioc.config import Settings
 from ioc.db.kpis import kpi_snapshot
 from ioc.db.state import refold_all
 from ioc.events import Event, validate_event
+from streams import sink as sink_module
 from streams.batch import Incoming
 from streams.sink import DatabaseSink
 from tests.records import alert, document, filing
@@ -186,3 +188,84 @@ async def test_state_rebuilt_from_the_raw_events_equals_the_state_kept_batch_by_
 
 
 _STATE_TABLES = ("filing_state", "alert_state", "document_state")
+
+
+async def _filing_row(conn: asyncpg.Connection, filing_id: str) -> dict:
+    row = await conn.fetchrow("SELECT * FROM filing_state WHERE filing_id = $1", filing_id)
+    assert row is not None
+    return dict(row)
+
+
+async def _state_in_one_batch(settings: Settings, records: list[dict]) -> dict:
+    """The state of F-1 folded by a fresh sink on a fresh database from one batch."""
+    from ioc.db.migrate import ensure_database, migrate, with_database
+
+    url = with_database(settings.database_url, f"{settings.topic_prefix}_once")
+    await ensure_database(url)
+    await migrate(url)
+    other = await asyncpg.connect(url)
+    try:
+        await DatabaseSink(other).write(_batch(*(("filings", r) for r in records)))
+        return await _filing_row(other, "F-1")
+    finally:
+        await other.close()
+
+
+_LIFE = [
+    filing("f1", "F-1", "received", 1),
+    filing("f2", "F-1", "in_process", 5),
+    filing("f3", "F-1", "supplement_requested", 9),
+    filing("f4", "F-1", "supplemented", 20),
+    filing("f5", "F-1", "resolved", 40),
+]
+
+
+async def test_an_entity_is_refolded_from_the_history_cache_when_it_still_matches(
+    conn: asyncpg.Connection, settings: Settings
+) -> None:
+    sink = DatabaseSink(conn)
+    for record in _LIFE:
+        await sink.write(_batch(("filings", record)))
+    # the first event opened the filing; the next four each found its history cached
+    assert (sink.histories.hits, sink.histories.misses) == (4, 0)
+    assert await _filing_row(conn, "F-1") == await _state_in_one_batch(settings, _LIFE)
+
+
+async def test_a_history_another_writer_extended_is_read_back_not_taken_from_the_cache(
+    conn: asyncpg.Connection, settings: Settings
+) -> None:
+    # Two processors taking turns on one entity, as around a rebalance: each one's
+    # cache goes stale when the other stores an event, and must not be folded from.
+    other = await asyncpg.connect(settings.database_url)
+    try:
+        first, second = DatabaseSink(conn), DatabaseSink(other)
+        for n, record in enumerate(_LIFE):
+            await (first if n % 2 == 0 else second).write(_batch(("filings", record)))
+    finally:
+        await other.close()
+    assert first.histories.misses == 2 and first.histories.hits == 0
+    assert await _filing_row(conn, "F-1") == await _state_in_one_batch(settings, _LIFE)
+
+
+async def test_a_batch_rolled_back_leaves_nothing_in_the_history_cache(
+    conn: asyncpg.Connection, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sink = DatabaseSink(conn)
+    await sink.write(_batch(("filings", _LIFE[0])))
+    real_refold = sink_module.refold
+
+    async def refold_then_lose_the_connection(*args: Any, **kwargs: Any) -> Any:
+        await real_refold(*args, **kwargs)  # folded, written - and never committed
+        raise ConnectionError("lost the database before the commit")
+
+    monkeypatch.setattr(sink_module, "refold", refold_then_lose_the_connection)
+    with pytest.raises(ConnectionError):
+        await sink.write(_batch(("filings", _LIFE[1])))
+    monkeypatch.undo()
+    cached = sink.histories.history("filings", "F-1")
+    assert cached is not None and [e.event_id for e in cached] == ["f1"]
+    for record in _LIFE[2:]:
+        await sink.write(_batch(("filings", record)))
+    assert await _filing_row(conn, "F-1") == await _state_in_one_batch(
+        settings, [_LIFE[0], *_LIFE[2:]]
+    )

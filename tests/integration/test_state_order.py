@@ -127,6 +127,8 @@ async def test_rollups_kept_batch_by_batch_equal_a_full_recount(settings: Settin
         rolled_late = await conn.fetchval("SELECT sum(late) FROM filing_day")
     finally:
         await conn.close()
-    for table in ROLLUPS:
+    # The sink folds from its history cache where it can; the recount reads every
+    # history back: state and rollups must not tell the two apart.
+    for table in [*ROLLUPS, *(d.state_table for d in DOMAINS.values())]:
         assert kept[table] == recounted[table], f"{table} drifted from a recount"
     assert open_filings == rolled_open and late == rolled_late and open_filings > 0
