@@ -14,6 +14,8 @@ from collections.abc import Iterable, Sequence
 from functools import cache
 from typing import Any
 
+import orjson
+
 from ioc.db import Conn
 from ioc.domains import DOMAINS
 from ioc.domains.base import Rollup
@@ -35,19 +37,15 @@ def difference(rollup: Rollup, old: Iterable[Any], new: Iterable[Any]) -> dict[K
 
 @cache
 def _add_sql(source: str) -> str:
+    """Add rows sent as one JSON array of objects (parsed by the server, see `state`)."""
     rollup = DOMAINS[source].rollup
-    keys = ("day", *rollup.dims)
-    columns = (*keys, *rollup.measures)
-    arrays = ", ".join(
-        f"${i}::{'date' if i == 1 else 'text' if i <= len(keys) else 'bigint'}[]"
-        for i in range(1, len(columns) + 1)
-    )
+    keys = ", ".join(("day", *rollup.dims))
+    columns = f"{keys}, {', '.join(rollup.measures)}"
     updates = ", ".join(f"{m} = t.{m} + EXCLUDED.{m}" for m in rollup.measures)
-    order = ", ".join(str(i + 1) for i in range(len(keys)))
     return (
-        f"INSERT INTO {rollup.table} AS t ({', '.join(columns)}) "
-        f"SELECT * FROM unnest({arrays}) ORDER BY {order} "
-        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
+        f"INSERT INTO {rollup.table} AS t ({columns}) "
+        f"SELECT {columns} FROM json_populate_recordset(NULL::{rollup.table}, $1::json) "
+        f"ORDER BY {keys} ON CONFLICT ({keys}) DO UPDATE SET {updates}"
     )
 
 
@@ -78,16 +76,17 @@ async def move(conn: Conn, source: str, old: Sequence[Any], new: Sequence[Any]) 
     delta = difference(rollup, old, new)
     if not delta:
         return 0
-    keys = sorted(delta)
-    width = 1 + len(rollup.dims)
-    arrays: list[list[Any]] = [[key[i] for key in keys] for i in range(width)]
-    arrays += [[delta[key][m] for key in keys] for m in rollup.measures]
-    await conn.execute(_add_sql(source), *arrays)
+    names = ("day", *rollup.dims)
+    rows = [
+        {**dict(zip(names, key, strict=True)), **{m: delta[key][m] for m in rollup.measures}}
+        for key in delta
+    ]
+    await conn.execute(_add_sql(source), orjson.dumps(rows).decode())
     current = current_difference(rollup, delta)
     if current:
-        rows = sorted(current.items())
+        moved = sorted(current.items())
         await conn.execute(
-            _ADD_CURRENT, source, [k[0] for k, _ in rows], [k[1] for k, _ in rows],
-            [k[2] for k, _ in rows], [v for _, v in rows],
+            _ADD_CURRENT, source, [k[0] for k, _ in moved], [k[1] for k, _ in moved],
+            [k[2] for k, _ in moved], [v for _, v in moved],
         )  # fmt: skip
-    return len(keys)
+    return len(rows)
