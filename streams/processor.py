@@ -8,9 +8,14 @@ Order of operations per batch, and why:
    come back refused, and the rest of the batch is stored without them;
 3. dead-letter what did not decode and what the database refused (awaited, so they
    are safe before their offsets are committed; redelivery may send one twice);
-4. announce the new KPIs on the live topic (best effort: the wall screen resyncs
-   from a snapshot on reconnect; queued, its acknowledgement is not waited for);
+4. run the post-commit consumers: first the announcement of what changed on the live
+   topic (best effort: the wall screen resyncs from a snapshot on reconnect; queued,
+   its acknowledgement is not waited for), then any a later stage registers
+   (`after_commit`); a consumer that fails is logged and does not hold the batch up;
 5. commit the offsets of this batch, for partitions we still own.
+What the transaction itself writes is the sink's list of writers (`streams.sink.WRITERS`
+plus any passed in): the processor's extension points are these two lists and the
+clock tick that runs beside the consume loop.
 A rebalance waits for the batch in flight (`_BatchGuard`) so that partitions
 change hands only between batches.
 
@@ -33,7 +38,7 @@ import logging
 import signal
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence, Set
+from collections.abc import Awaitable, Callable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -53,7 +58,7 @@ from ioc.kafka import dead_letter_value, end_offsets, make_consumer, make_produc
 from streams import metrics
 from streams.batch import Incoming
 from streams.progress import Progress, ProgressReporter
-from streams.sink import DatabaseSink, WriteResult
+from streams.sink import WRITERS, DatabaseSink, Writer, WriteResult
 
 log = logging.getLogger(__name__)
 
@@ -128,9 +133,21 @@ class _BatchGuard(ConsumerRebalanceListener):
         log.info("partitions assigned: %s", sorted(f"{tp.topic}/{tp.partition}" for tp in assigned))
 
 
+AfterCommit = Callable[[WriteResult], Awaitable[None]]
+
+
 class Processor:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        writers: Sequence[Writer] = (),
+        after_commit: Sequence[AfterCommit] = (),
+    ) -> None:
+        """`writers` run inside each batch's transaction after the standard ones;
+        `after_commit` consumers hear of each written batch after the announcement."""
         self.settings = settings
+        self._writers = (*WRITERS, *writers)
+        self._after_commit: tuple[AfterCommit, ...] = (self._announce, *after_commit)
         self._topic_source = {topic: source for source, topic in settings.source_topics.items()}
         # What we know of committed offsets is stale once partitions change hands.
         self._committed: dict[TopicPartition, int] = {}
@@ -330,7 +347,11 @@ class Processor:
         _PHASE["dead_letter"].inc(lettered - written)
         if result is not None:
             self._observe(result, batch.decode_s + lettered - started)
-            await self._announce(result)
+            for consumer in self._after_commit:
+                try:
+                    await consumer(result)
+                except Exception:  # one consumer's fault must not stall the pipeline
+                    log.exception("post-commit consumer %s failed", _name(consumer))
         announced = time.perf_counter()
         _PHASE["announce"].inc(announced - lettered)
         await self._commit(batch.last_offsets)
@@ -414,6 +435,7 @@ class Processor:
         self.sink = DatabaseSink(
             self.conn, fault=self._fault, clock=self._clock,
             history_cache_events=self.settings.processor_history_cache_events,
+            writers=self._writers,
         )  # fmt: skip
 
     async def _tick_forever(self) -> None:
@@ -546,6 +568,10 @@ class Processor:
             return
         self._committed.update(offsets)
         self.progress.committed()
+
+
+def _name(consumer: object) -> str:
+    return str(getattr(consumer, "__qualname__", consumer))
 
 
 def _log_lost_announcement(delivered: asyncio.Future[object]) -> None:

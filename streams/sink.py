@@ -2,8 +2,9 @@
 
 Inside the transaction: COPY the batch into a temporary table, insert into `events`
 what is not there yet (`ON CONFLICT DO NOTHING RETURNING` tells which rows were
-new), count only those, and refold the state of the entities they touch from each
-one's whole stored history (which moves the rollups). No KPI is read here: the API
+new), then run the writers (`WRITERS`: count only the new events, and refold the
+state of the entities they touch from each one's whole stored history, which moves
+the rollups; a later stage appends its own). No KPI is read here: the API
 reads them when it relays the batch's announcement. The caller commits Kafka offsets
 only after `write` returns, so a crash anywhere before that replays the batch, and
 the primary key turns the replay into a no-op.
@@ -32,7 +33,7 @@ import asyncpg
 import orjson
 
 from ioc.clock import Clock, wall_clock
-from ioc.db import describe, refuses_rows
+from ioc.db import Conn, describe, refuses_rows
 from ioc.db.state import History, HistoryCache, refold
 from ioc.domains.base import StoredEvent
 from streams import metrics
@@ -121,8 +122,12 @@ class DatabaseSink:
         fault: FaultHook = _no_fault,
         clock: Callable[[], Clock] = wall_clock,
         history_cache_events: int = 200_000,
+        writers: Sequence[Writer] | None = None,
     ) -> None:
         self._conn = conn
+        self._writers = WRITERS if writers is None else tuple(writers)
+        for writer in self._writers:
+            _STEP.setdefault(writer.name, metrics.WRITE_STEP_SECONDS.labels(step=writer.name))
         self._fault = fault
         self._clock = clock
         # Histories of the entities this sink folded, valid only once committed.
@@ -222,7 +227,7 @@ class DatabaseSink:
         await self._apply(delta, _arrivals(new), folded)
         return delta
 
-    def _count_flags(self, source: str, counts: Counter[str]) -> None:
+    def count_flags(self, source: str, counts: Counter[str]) -> None:
         for code, n in counts.items():
             self.flags_raised[(source, code)] += n
 
@@ -232,22 +237,59 @@ class DatabaseSink:
         arrivals: dict[str, dict[str, list[StoredEvent]]],
         folded: dict[tuple[str, str], History],
     ) -> None:
-        conn = self._conn
-        started = time.perf_counter()
-        if delta.new_by_source:
-            await conn.execute(_ADD_TOTALS, *_columns(list(delta.new_by_source.items()), 2))
-        if delta.per_minute:
-            counts = [(*key, n) for key, n in delta.per_minute.items()]
-            await conn.execute(_ADD_PER_MINUTE, *_columns(counts, 5))
-        counted = time.perf_counter()
-        _STEP["counts"].inc(counted - started)
-        clock = self._clock()
-        for source, ids in sorted(delta.touched.items()):
-            await refold(
-                conn, source, sorted(ids), clock, on_flags=self._count_flags,
-                arrivals=arrivals.get(source, {}), cache=self.histories, folded=folded,
-            )  # fmt: skip
-        _STEP["refold"].inc(time.perf_counter() - counted)
+        stored = StoredBatch(self._conn, delta, arrivals, self._clock(), self, folded)
+        for writer in self._writers:
+            started = time.perf_counter()
+            await writer.write(stored)
+            _STEP[writer.name].inc(time.perf_counter() - started)
+
+
+@dataclass(frozen=True)
+class StoredBatch:
+    """What a writer is given: the transaction's connection, the events it stored that
+    were new (`delta` counts them, `arrivals` holds them as folds see them) and the
+    clock of the batch. Writers run in order, inside the batch's one transaction."""
+
+    conn: Conn
+    delta: BatchDelta
+    arrivals: dict[str, dict[str, list[StoredEvent]]]
+    clock: Clock
+    sink: DatabaseSink
+    folded: dict[tuple[str, str], History]
+
+
+@dataclass(frozen=True)
+class Writer:
+    """A step of the batch's transaction; `name` labels its time on /metrics."""
+
+    name: str
+    write: Callable[[StoredBatch], Awaitable[None]]
+
+
+async def _count_events(batch: StoredBatch) -> None:
+    """Event totals per source and counts per minute, moved by new events only."""
+    delta = batch.delta
+    if delta.new_by_source:
+        await batch.conn.execute(_ADD_TOTALS, *_columns(list(delta.new_by_source.items()), 2))
+    if delta.per_minute:
+        counts = [(*key, n) for key, n in delta.per_minute.items()]
+        await batch.conn.execute(_ADD_PER_MINUTE, *_columns(counts, 5))
+
+
+async def _refold_touched(batch: StoredBatch) -> None:
+    """The state of every entity the new events touch, and its rollup contribution."""
+    sink = batch.sink
+    for source, ids in sorted(batch.delta.touched.items()):
+        await refold(
+            batch.conn, source, sorted(ids), batch.clock, on_flags=sink.count_flags,
+            arrivals=batch.arrivals.get(source, {}), cache=sink.histories, folded=batch.folded,
+        )  # fmt: skip
+
+
+COUNTS = Writer("counts", _count_events)
+REFOLD = Writer("refold", _refold_touched)
+# What every batch writes, in this order; a later stage adds its own writers after them.
+WRITERS: tuple[Writer, ...] = (COUNTS, REFOLD)
 
 
 def _arrivals(new: Sequence[tuple[Incoming, str]]) -> dict[str, dict[str, list[StoredEvent]]]:
