@@ -9,7 +9,7 @@ Rows are written in key order, so two transactions lock shared rows in one order
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from functools import cache
 from typing import Any
@@ -25,14 +25,19 @@ Key = tuple[Any, ...]
 
 def difference(rollup: Rollup, old: Iterable[Any], new: Iterable[Any]) -> dict[Key, Counter[str]]:
     """Per key, what `new` contributes minus what `old` contributed (zeros left out)."""
-    total: dict[Key, Counter[str]] = defaultdict(Counter)
-    for state in new:
-        for key, measures in rollup.contribute(state).items():
-            total[key].update(measures)
-    for state in old:
-        for key, measures in rollup.contribute(state).items():
-            total[key].subtract(measures)
-    return {key: counts for key, counts in total.items() if any(counts[m] for m in rollup.measures)}
+    total: dict[Key, dict[str, int]] = {}
+    for states, sign in ((new, 1), (old, -1)):
+        for state in states:
+            for key, measures in rollup.contribute(state).items():
+                row = total.get(key)
+                if row is None:
+                    total[key] = {m: sign * v for m, v in measures.items()}
+                else:
+                    for m, v in measures.items():
+                        row[m] = row.get(m, 0) + sign * v
+    return {
+        key: Counter(row) for key, row in total.items() if any(row.get(m) for m in rollup.measures)
+    }
 
 
 @cache

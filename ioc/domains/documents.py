@@ -133,7 +133,9 @@ def timed(state: DocumentState, clock: Clock) -> DocumentState:
     late_done = state.done_at is not None and state.due_at is not None
     late_done = late_done and state.done_at > state.due_at  # type: ignore[operator]
     open_late = state.is_open and state.due_at is not None and clock.now > state.due_at
-    return replace(state, overdue=late_done or open_late)
+    value = late_done or open_late
+    # Most states are unchanged by the clock: copying each one costs more than the fold.
+    return state if state.overdue == value else replace(state, overdue=value)
 
 
 def contribute(state: DocumentState) -> Contribution:

@@ -137,7 +137,9 @@ def timed(state: AlertState, clock: Clock) -> AlertState:
         and state.raised_at is not None
         and state.raised_at < clock.ack_deadline
     )
-    return replace(state, unattended=unattended)
+    value = unattended
+    # Most states are unchanged by the clock: copying each one costs more than the fold.
+    return state if state.unattended == value else replace(state, unattended=value)
 
 
 def contribute(state: AlertState) -> Contribution:
