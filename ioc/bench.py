@@ -177,25 +177,30 @@ def _cpu_seconds(pid: int) -> float:
         return 0.0
 
 
+def processor_names(processors: int) -> list[str]:
+    """How the bench names its processors (as `ioc up` does): one is `process`."""
+    return ["process"] if processors == 1 else [f"process-{i}" for i in range(1, processors + 1)]
+
+
 async def measure_processor(
-    settings: Settings, database: str, events: list[Event]
+    settings: Settings, database: str, events: list[Event], processors: int = 1
 ) -> dict[str, Any]:
-    """`ioc process` alone on topics pre-loaded with the events as ingest writes them.
+    """`ioc process` alone - `processors` of them in one group - on topics pre-loaded
+    with the events as ingest writes them.
 
     Own topics, database and consumer group, so it starts from nothing like the
     pipeline does. Timed from the process start and from the first stored event to the
-    last; the phase counters are read from its /metrics at the first and the last
-    stored event, so the breakdown covers the same window as `processor_eps`.
+    last; the phase counters are read from each processor's /metrics at the first and
+    the last stored event, so the breakdown covers the same window as `processor_eps`
+    (shares averaged over the processors; CPU summed, in cores).
     """
     from ingestors.publisher import Publisher
 
-    metrics_port = free_port()
     alone = settings.model_copy(
         update={
             "topic_prefix": f"{settings.topic_prefix}.processor",
             "database_url": database,
             "processor_group": "bench-processor-only",
-            "processor_metrics_port": metrics_port,
             "log_level": "WARNING",
         }
     )
@@ -211,49 +216,59 @@ async def measure_processor(
     finally:
         await producer.stop()
 
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("IOC_")},
-        **alone.environment(),
-    }
+    base_env = {k: v for k, v in os.environ.items() if not k.startswith("IOC_")}
+    ports = [free_port() for _ in range(processors)]
     conn = await asyncpg.connect(database)
-    http = httpx.AsyncClient(base_url=f"http://127.0.0.1:{metrics_port}", timeout=5)
+    clients = [httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) for port in ports]
     started = time.perf_counter()
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "ioc", "process", env=env, preexec_fn=kill_with_parent()
-    )
+    running = []
+    for port in ports:
+        own = alone.model_copy(update={"processor_metrics_port": port})
+        env = {**base_env, **own.environment()}
+        running.append(
+            await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "ioc", "process", env=env, preexec_fn=kill_with_parent()
+            )
+        )
     try:
         deadline = time.monotonic() + 120
         while (first_count := await _stored_total(conn)) == 0:
-            if time.monotonic() > deadline or process.returncode is not None:
+            exited = [p for p in running if p.returncode is not None]
+            if time.monotonic() > deadline or exited:
                 raise RuntimeError("the processor stored nothing")
             await asyncio.sleep(0.01)
         first = time.perf_counter()
-        before = await _scrape(http)
-        cpu_before = _cpu_seconds(process.pid)
+        before = [await _scrape(http) for http in clients]
+        cpu_before = sum(_cpu_seconds(p.pid) for p in running)
         finished = await _wait_stored(conn, len(events), 600)
-        after = await _scrape(http)
+        after = [await _scrape(http) for http in clients]
         window = time.perf_counter() - first
-        cpu = _cpu_seconds(process.pid) - cpu_before
-        rss = _peak_rss_mb(process.pid)
+        cpu = sum(_cpu_seconds(p.pid) for p in running) - cpu_before
+        rss = sum(_peak_rss_mb(p.pid) for p in running)
     finally:
-        await http.aclose()
+        for http in clients:
+            await http.aclose()
         await conn.close()
-        process.terminate()
-        try:
-            await asyncio.wait_for(process.wait(), 15)
-        except TimeoutError:
-            process.kill()
+        for process in running:
+            process.terminate()
+        for process in running:
+            try:
+                await asyncio.wait_for(process.wait(), 15)
+            except TimeoutError:
+                process.kill()
 
     def shares(kind: str, names: tuple[str, ...]) -> dict[str, float]:
         return {
-            name: (after[kind].get(name, 0.0) - before[kind].get(name, 0.0)) / window
+            name: sum(a[kind].get(name, 0.0) - b[kind].get(name, 0.0)
+                      for b, a in zip(before, after, strict=True)) / (window * processors)
             for name in names
-        }
+        }  # fmt: skip
 
     phases = shares("phase", PHASES)
     # The next batch is decoded while this one is written: decode overlaps the rest.
     looped = sum(share for phase, share in phases.items() if phase != "decode")
     return {
+        "processors": processors,
         "processor_eps": (len(events) - first_count) / (finished - first),
         "processor_eps_from_start": len(events) / (finished - started),
         "processor_startup_s": first - started,
@@ -307,17 +322,21 @@ async def _wait_ready(api_url: str) -> None:
 
 
 async def measure_pipeline(
-    settings: Settings, records: list[tuple[str, dict[str, Any]]], workdir: Path
+    settings: Settings,
+    records: list[tuple[str, dict[str, Any]]],
+    workdir: Path,
+    processors: int = 1,
 ) -> dict[str, Any]:
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("IOC_")},
         **settings.model_copy(update={"log_level": "WARNING"}).environment(),
     }
+    names = {"serve": "serve", **{name: "process" for name in processor_names(processors)}}
     roles = {
         name: await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "ioc", name, env=env, preexec_fn=kill_with_parent()
+            sys.executable, "-m", "ioc", role, env=env, preexec_fn=kill_with_parent()
         )
-        for name in ("serve", "process")
+        for name, role in names.items()
     }
     conn = await asyncpg.connect(settings.database_url)
     try:
@@ -371,7 +390,7 @@ async def measure_pipeline(
                 process.kill()
 
 
-async def _bench(events: int, workdir: Path) -> dict[str, Any]:
+async def _bench(events: int, workdir: Path, processors: int) -> dict[str, Any]:
     broker = EmbeddedBroker(workdir / "broker.log")
     postgres = EmbeddedPostgres(workdir / "postgres")
     try:
@@ -399,10 +418,15 @@ async def _bench(events: int, workdir: Path) -> dict[str, Any]:
         _say(f"ceiling: plain consume + COPY of {events:,} events")
         ceiling = await measure_ceiling(settings, valid)
         _say(f"ceiling: {ceiling:,.0f} events/s")
-        _say(f"processor only: {events:,} events pre-loaded on its topics, then `ioc process`")
-        alone = await measure_processor(settings, with_database(server, "bench_processor"), valid)
+        _say(
+            f"processor only: {events:,} events pre-loaded on its topics, then "
+            f"{processors} × `ioc process` in one group"
+        )
+        alone = await measure_processor(
+            settings, with_database(server, "bench_processor"), valid, processors
+        )
         _say(f"processor only: {alone['processor_eps']:,.0f} events/s")
-        pipeline = await measure_pipeline(settings, records, workdir)
+        pipeline = await measure_pipeline(settings, records, workdir, processors)
         return {
             "events": events,
             **pipeline,
@@ -421,7 +445,7 @@ def _shares(shares: dict[str, float]) -> str:
     return ", ".join(f"{name} {share:.0%}" for name, share in shares.items())
 
 
-def run_bench(settings: Settings, *, events: int, as_json: bool) -> int:
+def run_bench(settings: Settings, *, events: int, as_json: bool, processors: int = 1) -> int:
     # The processor-only rate is timed from the first stored batch to the last: fewer
     # than three batches leave nothing, or one batch, to time.
     least = 3 * settings.processor_batch_max
@@ -433,7 +457,7 @@ def run_bench(settings: Settings, *, events: int, as_json: bool) -> int:
         )
         return 2
     with tempfile.TemporaryDirectory(prefix="ioc-bench-") as tmp:
-        result = asyncio.run(_bench(events, Path(tmp)))
+        result = asyncio.run(_bench(events, Path(tmp), processors))
     if as_json:
         print(json.dumps(result, indent=2))
         return 0
@@ -447,12 +471,14 @@ def run_bench(settings: Settings, *, events: int, as_json: bool) -> int:
         f"  ingest    HTTP ingest → Kafka acknowledged      {result['ingest_eps']:>9,.0f} ev/s",
         f"  ratio                                          {result['ratio']:>9.3f}",
         f"  processor only  pre-loaded topics → DB         {result['processor_eps']:>9,.0f} ev/s"
+        f"  ({result['processors']} × ioc process)"
         f"  (ratio {result['processor_ratio']:.3f}; "
         f"{result['processor_eps_from_start']:,.0f} ev/s from process start, "
         f"{result['processor_startup_s']:.1f} s to the first stored event)",
         "            wall time: " + _shares(result["processor_phase_share"]),
         "            of it in write: " + _shares(result["processor_write_step_share"]),
-        f"            processor CPU {result['processor_cpu_share']:.0%} of one core",
+        f"            processor CPU {result['processor_cpu_share']:.2f} cores"
+        f" (wall-time shares above: per processor, averaged)",
         f"  latency   ingest → stored at {result['steady_rate_eps']:,} ev/s: "
         f"p50 {result['latency_p50_ms']:,.1f} ms, p99 {result['latency_p99_ms']:,.1f} ms",
         f"            under saturation: p50 {result['saturated_latency_p50_ms']:,.1f} ms, "

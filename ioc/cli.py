@@ -202,6 +202,13 @@ Needs:
     )
     bench.add_argument("--events", type=int, default=20_000, help="events to push (default 20000)")
     bench.add_argument("--json", action="store_true", help="print one JSON object")
+    bench.add_argument(
+        "--processors",
+        type=int,
+        default=1,
+        help="`ioc process` instances in one consumer group, in both the processor-only "
+        "stage and the pipeline (default 1)",
+    )
     _common(bench)
     return parser
 
@@ -409,7 +416,12 @@ def cmd_replay(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from ioc.bench import run_bench
 
-    return run_bench(_settings(args), events=args.events, as_json=args.json)
+    if args.processors < 1:
+        print("ioc bench: --processors must be at least 1", file=sys.stderr)
+        return 2
+    return run_bench(
+        _settings(args), events=args.events, as_json=args.json, processors=args.processors
+    )
 
 
 COMMANDS = {

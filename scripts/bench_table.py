@@ -28,17 +28,18 @@ def table(runs: list[tuple[str, dict[str, Any]]]) -> str:
     m = runs[0][1]["machine"]
     lines = [
         f"Machine: {m['cores']} cores ({m['cpu']}), {m['memory_gib']} GiB, {m['system']}, "
-        f"Python {m['python']}; `ioc bench --events {runs[0][1]['events']}`.",
+        f"Python {m['python']}; `ioc bench --events {runs[0][1]['events']} --processors N`.",
         "",
-        "| run | processor only ev/s | from process start | ceiling ev/s "
+        "| run | processors | processor only ev/s | from process start | ceiling ev/s "
         "| processor ratio | pipeline ev/s | pipeline ratio | ingest ev/s "
         "| latency p50 / p99 at steady rate | under saturation p50 / p99 | peak RSS |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, r in runs:
         rss = " + ".join(f"{v:,.0f}" for v in r["rss_mb_by_process"].values())
         lines.append(
-            f"| {name} | {_n(r['processor_eps'])} | {_n(r['processor_eps_from_start'])} "
+            f"| {name} | {r.get('processors', 1)} | {_n(r['processor_eps'])} "
+            f"| {_n(r['processor_eps_from_start'])} "
             f"({r['processor_startup_s']:.1f} s to the first) | {_n(r['ceiling_eps'])} "
             f"| {r['processor_ratio']:.3f} | {_n(r['throughput_eps'])} | {r['ratio']:.3f} "
             f"| {_n(r['ingest_eps'])} "
@@ -51,16 +52,15 @@ def table(runs: list[tuple[str, dict[str, Any]]]) -> str:
     steps = list(runs[0][1]["processor_write_step_share"])
     lines += [
         "",
-        "Processor only, shares of wall time from the first stored event to the last:",
+        "Processor only, shares of wall time from the first stored event to the last "
+        "(averaged over the processors; CPU in cores, summed):",
         "",
         "| run | " + " | ".join(phases) + " | write: " + " | ".join(steps) + " | CPU |",
         "|---" * (2 + len(phases) + len(steps)) + "|",
     ]
     for name, r in runs:
         cells = _pct(r["processor_phase_share"]) + _pct(r["processor_write_step_share"])
-        lines.append(
-            f"| {name} | " + " | ".join(cells) + f" | {100 * r['processor_cpu_share']:.0f} % |"
-        )
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {r['processor_cpu_share']:.2f} |")
     return "\n".join(lines)
 
 

@@ -19,7 +19,7 @@ PHASES = {"idle", "decode", "write", "dead_letter", "announce", "commit", "other
 def test_bench_prints_one_json_object_with_the_contract_keys() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("IOC_")}
     done = subprocess.run(
-        [sys.executable, "-m", "ioc", "bench", "--events", "6000", "--json"],
+        [sys.executable, "-m", "ioc", "bench", "--events", "6000", "--json", "--processors", "2"],
         env=env, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
@@ -28,7 +28,8 @@ def test_bench_prints_one_json_object_with_the_contract_keys() -> None:
     assert result["events"] == 6000
     assert result["ratio"] == pytest.approx(result["throughput_eps"] / result["ceiling_eps"])
     assert result["latency_p50_ms"] <= result["latency_p99_ms"]
-    assert set(result["rss_mb_by_process"]) == {"serve", "process"}
+    assert set(result["rss_mb_by_process"]) == {"serve", "process-1", "process-2"}
+    assert result["processors"] == 2
     assert "ceiling:" in done.stderr and "steady:" in done.stderr  # progress lines
     # The processor-only stage, against the ceiling of the same run.
     assert all(result[key] > 0 for key in PROCESSOR), result
