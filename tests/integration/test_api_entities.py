@@ -288,6 +288,20 @@ def test_sources_say_when_each_source_and_agency_last_sent(entities: Stack) -> N
     assert documents["events_last_15_min"] == 0 and documents["last_event_minute"] == minute(-2)
 
 
+def test_sources_give_the_consumer_lag_of_each_partition(entities: Stack) -> None:
+    # The processor reports its lag every few seconds and the API checks every two.
+    def reported() -> dict[str, Any] | None:
+        body = entities.ok("/api/sources")["sources"]
+        return body if all(s["lag"] for s in body.values()) else None
+
+    body = wait_until(reported, 30, "every source's lag reported")
+    partitions = {str(p) for p in range(entities.settings.topic_partitions)}
+    for source in body.values():
+        assert set(source["lag"]) == partitions
+        assert all(isinstance(n, int) and n >= 0 for n in source["lag"].values())
+        assert source["lag_as_of"] is not None
+
+
 EXPECTED_INDEX = {
     ("filings", None): "filing_state_pkey",
     ("filings", "open"): "filing_state_open_due",

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter
 
-from ioc.api.deps import CalendarDep, PoolDep, ReferenceDep
+from ioc.api.deps import CalendarDep, MonitorDep, PoolDep, ReferenceDep, SettingsDep
 from ioc.api.routes._listing import NowDep
 from ioc.db.queries import ACTIVITY_WINDOW, source_activity
 from ioc.reference_data import silent
@@ -19,9 +20,20 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+def _lag(lag: Mapping[str, int], topic: str) -> dict[str, int]:
+    """The lag of `topic`'s partitions, by partition number, from "topic/partition" keys."""
+    prefix = f"{topic}/"
+    return {key[len(prefix) :]: n for key, n in sorted(lag.items()) if key.startswith(prefix)}
+
+
 @router.get("/sources")
 async def sources(
-    pool: PoolDep, now: NowDep, reference: ReferenceDep, calendar: CalendarDep
+    pool: PoolDep,
+    now: NowDep,
+    reference: ReferenceDep,
+    calendar: CalendarDep,
+    monitor: MonitorDep,
+    settings: SettingsDep,
 ) -> dict[str, Any]:
     """Per source: `last_stored_at` (when IOC last stored one of its events),
     `last_event_minute` (the minute, UTC, of its newest event by `occurred_at`),
@@ -31,9 +43,13 @@ async def sources(
     and `silent` - every agency of the reference file, heard from or not, and every
     other agency heard from. Minutes are looked for in the last `window_days` only, so
     this stays cheap however much history is kept; an agency quiet for longer shows
-    null, and silent when it has a cadence."""
+    null, and silent when it has a cadence. `lag`: per partition of the source's topic,
+    the records the processors have not stored yet, as they last reported it at
+    `lag_as_of` (null before the first health check; a partition no running processor
+    owns is absent)."""
     async with pool.acquire() as conn:
         activity = await source_activity(conn, now)
+    health = monitor.latest
     out = {}
     for source, a in activity.items():
         cadence = reference.cadence_for(source)
@@ -57,5 +73,7 @@ async def sources(
             "cadence_hours": cadence.total_seconds() / 3600 if cadence else None,
             "silent": silent(a["last_stored_at"], now, cadence, calendar),
             "agencies": agencies,
+            "lag": _lag(health.lag, settings.source_topics[source]) if health else None,
+            "lag_as_of": _iso(health.checked_at) if health else None,
         }
     return {"as_of": now.isoformat(), "window_days": ACTIVITY_WINDOW.days, "sources": out}
