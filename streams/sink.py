@@ -2,9 +2,9 @@
 
 Inside the transaction: COPY the batch into a temporary table, insert into `events`
 what is not there yet (`ON CONFLICT DO NOTHING RETURNING` tells which rows were
-new), then run the writers (`WRITERS`: count only the new events, and refold the
-state of the entities they touch from each one's whole stored history, which moves
-the rollups; a later stage appends its own). No KPI is read here: the API
+new), then run the writers (`WRITERS`: refold the state of the entities the new
+events touch from each one's whole stored history, which moves the rollups, and count
+only the new events; a later stage appends its own). No KPI is read here: the API
 reads them when it relays the batch's announcement. The caller commits Kafka offsets
 only after `write` returns, so a crash anywhere before that replays the batch, and
 the primary key turns the replay into a no-op.
@@ -289,7 +289,10 @@ async def _refold_touched(batch: StoredBatch) -> None:
 COUNTS = Writer("counts", _count_events)
 REFOLD = Writer("refold", _refold_touched)
 # What every batch writes, in this order; a later stage adds its own writers after them.
-WRITERS: tuple[Writer, ...] = (COUNTS, REFOLD)
+# The counts come last: their rows (one per source, one per minute) are the ones every
+# processor's transactions share, and a row lock is held until the commit - taken
+# first, it would make two processors' transactions wait for each other whole.
+WRITERS: tuple[Writer, ...] = (REFOLD, COUNTS)
 
 
 def _arrivals(new: Sequence[tuple[Incoming, str]]) -> dict[str, dict[str, list[StoredEvent]]]:
