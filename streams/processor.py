@@ -51,6 +51,7 @@ from pydantic import ValidationError
 from ioc.clock import clock_for
 from ioc.config import Settings
 from ioc.db import DATABASE_UNAVAILABLE, describe
+from ioc.db.dead_letters import SeenLetter, read_letter
 from ioc.db.state import tick
 from ioc.domains import DOMAINS
 from ioc.events import decode_event, field_errors
@@ -96,6 +97,8 @@ class _Batch:
     parts: dict[TopicPartition, tuple[list[Incoming], list[DeadLetter]]] = field(
         default_factory=dict
     )
+    # Records read from the dead-letter topic, to be counted by source and reason.
+    letters: dict[TopicPartition, list[SeenLetter]] = field(default_factory=dict)
     last_offsets: dict[TopicPartition, int] = field(default_factory=dict)
     decode_s: float = 0.0
 
@@ -105,11 +108,20 @@ class _Batch:
         self.parts[tp] = part
         self.last_offsets[tp] = last
 
+    def add_letters(self, tp: TopicPartition, letters: list[SeenLetter], last: int) -> None:
+        self.letters[tp] = letters
+        self.last_offsets[tp] = last
+
+    @property
+    def empty(self) -> bool:
+        return not self.parts and not self.letters
+
     def owned(self, assignment: Set[TopicPartition]) -> _Batch:
-        if all(tp in assignment for tp in self.parts):
+        if all(tp in assignment for tp in self.last_offsets):
             return self
         return _Batch(
             {tp: part for tp, part in self.parts.items() if tp in assignment},
+            {tp: seen for tp, seen in self.letters.items() if tp in assignment},
             {tp: last for tp, last in self.last_offsets.items() if tp in assignment},
             self.decode_s,
         )
@@ -184,7 +196,9 @@ class Processor:
         self.producer = make_producer(s)
         await self.producer.start()
         self.consumer = make_consumer(s, group_id=s.processor_group)
-        self.consumer.subscribe(list(s.source_topics.values()), listener=self._guard)
+        # The dead-letter topic too: its records are counted by source and reason.
+        topics = [*s.source_topics.values(), s.deadletter_topic]
+        self.consumer.subscribe(topics, listener=self._guard)
         await self.consumer.start()
         reporter = ProgressReporter(s, self.progress, self._lag)
         reporting = asyncio.create_task(reporter.run(), name="progress-reporter")
@@ -237,7 +251,7 @@ class Processor:
                 batch = await (ahead if ahead is not None else self._next_batch())
                 ahead = None
                 _PHASE["idle"].inc(time.perf_counter() - waited)
-                idle = not batch.parts
+                idle = batch.empty
                 if idle:
                     continue
                 async with self._guard.lock:
@@ -263,7 +277,13 @@ class Processor:
         )
         batch = _Batch()
         for tp, messages in polled.items():
-            if messages:
+            if messages and tp.topic == s.deadletter_topic:
+                seen = [
+                    read_letter(tp.topic, tp.partition, m.offset, _timestamp(m), m.value)
+                    for m in messages
+                ]
+                batch.add_letters(tp, seen, messages[-1].offset)
+            elif messages:
                 started = time.perf_counter()
                 batch.add(tp, self._decode({tp: messages}), messages[-1].offset)
                 seconds = time.perf_counter() - started
@@ -336,7 +356,9 @@ class Processor:
         started = time.perf_counter()
         records = [r for records, _ in batch.parts.values() for r in records]
         dead = [d for _, dead in batch.parts.values() for d in dead]
-        result = await self._write_with_retry(records) if records else None
+        letters = [letter for seen in batch.letters.values() for letter in seen]
+        written_now = await self._write_with_retry(records, letters) if records or letters else None
+        result = written_now if records else None
         written = time.perf_counter()
         _PHASE["write"].inc(written - started)
         await self._fault("after_db_commit")
@@ -380,7 +402,7 @@ class Processor:
                 decoded.append(
                     Incoming(
                         event=event,
-                        ingested_at=datetime.fromtimestamp(msg.timestamp / 1000, UTC),
+                        ingested_at=_timestamp(msg),
                         topic=tp.topic,
                         partition=tp.partition,
                         offset=msg.offset,
@@ -474,14 +496,16 @@ class Processor:
         except KafkaError as error:
             log.warning("could not announce the clock tick on the live topic: %s", error)
 
-    async def _write_with_retry(self, records: list[Incoming]) -> WriteResult:
+    async def _write_with_retry(
+        self, records: list[Incoming], letters: list[SeenLetter]
+    ) -> WriteResult:
         attempt = 0
         while True:
             try:
                 if self.sink is None:
                     await self._connect()
                 assert self.sink is not None
-                result = await self.sink.write(records)
+                result = await self.sink.write(records, letters)
                 if attempt:
                     log.info("the batch was written after %d retries", attempt)
                 return result
@@ -568,6 +592,14 @@ class Processor:
             return
         self._committed.update(offsets)
         self.progress.committed()
+
+
+def _timestamp(msg: ConsumerRecord[bytes, bytes]) -> datetime:
+    """When the broker says a record was written; now, if it says nothing usable."""
+    try:
+        return datetime.fromtimestamp(msg.timestamp / 1000, UTC)
+    except (OverflowError, OSError, ValueError):
+        return datetime.now(UTC)
 
 
 def _name(consumer: object) -> str:

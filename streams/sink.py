@@ -33,7 +33,8 @@ import asyncpg
 import orjson
 
 from ioc.clock import Clock, wall_clock
-from ioc.db import Conn, describe, refuses_rows
+from ioc.db import Conn, dead_letters, describe, refuses_rows
+from ioc.db.dead_letters import SeenLetter
 from ioc.db.state import History, HistoryCache, refold
 from ioc.domains.base import StoredEvent
 from streams import metrics
@@ -138,7 +139,11 @@ class DatabaseSink:
         self.flags_raised: Counter[tuple[str, str]] = Counter()
         self._staging_ready = False
 
-    async def write(self, records: Sequence[Incoming]) -> WriteResult:
+    async def write(
+        self, records: Sequence[Incoming], letters: Sequence[SeenLetter] = ()
+    ) -> WriteResult:
+        """Store `records` and count `letters` (read from the dead-letter topic) in one
+        transaction."""
         unique = first_of_each(records)
         if not self._staging_ready:
             await self._conn.execute(_STAGING)
@@ -146,7 +151,8 @@ class DatabaseSink:
         folded: dict[tuple[str, str], History] = {}
         try:
             async with self._conn.transaction():
-                delta = await self._store(unique, folded)
+                delta = await self._store(unique, folded) if unique else BatchDelta()
+                await dead_letters.count(self._conn, letters)
                 stored = time.perf_counter()
             _STEP["commit"].inc(time.perf_counter() - stored)
             self.histories.put(folded)
@@ -163,6 +169,7 @@ class DatabaseSink:
         folded = {}
         async with self._conn.transaction():
             await self._isolate(unique, delta, refused, folded)
+            await dead_letters.count(self._conn, letters)
         self.histories.put(folded)
         return WriteResult(received=len(records), delta=delta, refused=refused)
 

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter
 
 from ioc.api.deps import CalendarDep, MonitorDep, PoolDep, ReferenceDep, SettingsDep
 from ioc.api.routes._listing import NowDep
+from ioc.db import dead_letters
 from ioc.db.queries import ACTIVITY_WINDOW, source_activity
 from ioc.reference_data import silent
 
 router = APIRouter(prefix="/api", tags=["sources"])
+
+DEAD_LETTER_WINDOW = timedelta(hours=24)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -46,9 +49,12 @@ async def sources(
     null, and silent when it has a cadence. `lag`: per partition of the source's topic,
     the records the processors have not stored yet, as they last reported it at
     `lag_as_of` (null before the first health check; a partition no running processor
-    owns is absent)."""
+    owns is absent). `dead_lettered`: the records of this source refused in the last
+    `dead_letter_window_hours`, by stage (ingest, processor) and reason, counted by the
+    processor from the dead-letter topic (so they show once it has read them)."""
     async with pool.acquire() as conn:
         activity = await source_activity(conn, now)
+        letters = await dead_letters.recent_by_source(conn, now, DEAD_LETTER_WINDOW)
     health = monitor.latest
     out = {}
     for source, a in activity.items():
@@ -74,6 +80,14 @@ async def sources(
             "silent": silent(a["last_stored_at"], now, cadence, calendar),
             "agencies": agencies,
             "lag": _lag(health.lag, settings.source_topics[source]) if health else None,
+            "dead_lettered": letters.get(source, {}),
             "lag_as_of": _iso(health.checked_at) if health else None,
         }
-    return {"as_of": now.isoformat(), "window_days": ACTIVITY_WINDOW.days, "sources": out}
+    return {
+        "as_of": now.isoformat(),
+        "window_days": ACTIVITY_WINDOW.days,
+        "dead_letter_window_hours": DEAD_LETTER_WINDOW.total_seconds() / 3600,
+        "sources": out,
+        # Dead letters for a source IOC does not know (e.g. a mistyped /ingest/ path).
+        "dead_lettered_elsewhere": {k: v for k, v in letters.items() if k not in out},
+    }
