@@ -147,6 +147,8 @@ def _message(item: Any) -> str:
     ctx = item.get("ctx") or {}
     if kind in ("greater_than_equal", "less_than") and ctx.get("ge", ctx.get("lt")) in _BOUNDS:
         return _INSTANT_MSG
+    if kind == "value_error":  # our own checks: the message is already the whole story
+        return str(item["msg"]).removeprefix("Value error, ")
     return str(item["msg"])
 
 
