@@ -1,21 +1,20 @@
 """The HTTP receiver: `POST /ingest/{source}`.
 
 Answers per record. Status: 200 all accepted; 207 some refused (the rest are
-stored); 422 none accepted; 400 the body as a whole is unreadable; 401 bad token;
-413 too large; 503 the broker did not acknowledge (retry the whole request:
+stored); 422 none accepted; 400 the body as a whole is unreadable; 401 no known
+token, 403 a token for other sources (`ioc.api.deps.ingest_principal`); 413 too large; 503 the broker did not acknowledge (retry the whole request:
 records already stored are de-duplicated by event id).
 
 No input answers 5xx but that 503: every error is an RFC 9457 problem
 (`ioc.api.problems`), and whatever is refused is dead-lettered (refused records, and
 unreadable bodies, which the 400 marks `"dead_lettered": true`) or refused whole
-before anything was taken (401, 404, 413, unknown `format`), so nothing is dropped
+before anything was taken (401, 403, 404, 413, unknown `format`), so nothing is dropped
 without the sender being told.
 """
 
 from __future__ import annotations
 
 import logging
-import secrets
 from typing import Annotated, Any
 
 from aiokafka.errors import KafkaError
@@ -26,7 +25,8 @@ from ingestors import metrics
 from ingestors.body import BodyError, TooManyRecords, decompress, parse_records
 from ingestors.formats import UnknownFormat, adapter_for
 from ingestors.publisher import Publisher, Rejected
-from ioc.api.problems import Problem, problem
+from ioc.api.deps import ingest_principal
+from ioc.api.problems import problem
 from ioc.config import SOURCES, Settings
 from ioc.events import Event
 
@@ -41,24 +41,6 @@ def _settings(request: Request) -> Settings:
 
 def _publisher(request: Request) -> Publisher:
     return request.app.state.publisher
-
-
-# async: a plain def dependency would run in a thread pool on every request.
-async def require_token(
-    request: Request, authorization: Annotated[str | None, Header()] = None
-) -> None:
-    expected = _settings(request).ingest_token.encode()
-    scheme, _, token = (authorization or "").partition(" ")
-    # As bytes: compare_digest refuses str with non-ASCII characters (a header may have any).
-    if scheme.lower() != "bearer" or not secrets.compare_digest(
-        token.strip().encode("utf-8", "surrogateescape"), expected
-    ):
-        raise Problem(
-            401,
-            "missing or wrong bearer token: send 'Authorization: Bearer <IOC_INGEST_TOKEN>'",
-            type="unauthorized",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
 
 
 def _fail(source: str, status: int, message: str, type: str, **extra: Any) -> JSONResponse:
@@ -86,7 +68,7 @@ async def _read_body(request: Request, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
-@router.post("/ingest/{source}", dependencies=[Depends(require_token)])
+@router.post("/ingest/{source}", dependencies=[Depends(ingest_principal)])
 async def ingest(
     source: str,
     request: Request,

@@ -460,6 +460,10 @@ def _hint(error: Exception) -> str | None:
     import asyncpg
     from aiokafka.errors import KafkaError
 
+    from ioc.api.auth import TokenFileError
+
+    if isinstance(error, TokenFileError):
+        return "fix the file named by IOC_INGEST_TOKENS_FILE, or unset it (see the README)"
     if isinstance(error, asyncpg.InvalidCatalogNameError):
         return "the database does not exist yet: `ioc migrate` creates it and its schema"
     if isinstance(

@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     api_url: str = Field("", description="Where clients find the API; derived when empty.")
 
     ingest_token: str = Field("", description="Bearer token for POST /ingest/* (all sources).")
+    ingest_tokens_file: Path | None = Field(
+        None,
+        description="YAML of per-source-system ingest tokens (name, token_sha256 or token, "
+        "the sources it may post to); empty = only IOC_INGEST_TOKEN.",
+    )
     ingest_max_body_bytes: int = Field(32 * 1024 * 1024, description="Largest request body.")
     ingest_max_records: int = Field(50_000, description="Most records in one request.")
 
@@ -127,6 +132,8 @@ class Settings(BaseSettings):
         """
         if self.ingest_token:
             return self, False
+        if self.env == "production" and self.ingest_tokens_file is not None:
+            return self, False  # the source systems' own tokens: no all-sources one
         if self.env == "production":
             raise ValueError("IOC_INGEST_TOKEN must be set when IOC_ENV=production")
         return self.model_copy(update={"ingest_token": secrets.token_urlsafe(24)}), True

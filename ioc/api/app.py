@@ -16,13 +16,14 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ingestors import http as ingest_http
 from ingestors.publisher import Publisher
+from ioc.api.auth import load_tokens
 from ioc.api.docs import install_docs
 from ioc.api.health_monitor import HealthMonitor
 from ioc.api.live import LiveHub
 from ioc.api.problems import install_problem_handlers, problem
 from ioc.api.routes import alerts, documents, filings, health, kpis, live, sources, wall
 from ioc.clock import working_calendar
-from ioc.config import Settings
+from ioc.config import SOURCES, Settings
 from ioc.db import DATABASE_UNAVAILABLE
 from ioc.db.kpis import kpi_snapshot
 from ioc.kafka import make_producer
@@ -48,10 +49,10 @@ async def _with_retry(start: Callable[[], Awaitable[T]], what: str, attempts: in
 
 
 def create_app(settings: Settings, *, with_ingest: bool = True, with_api: bool = True) -> FastAPI:
-    if with_ingest and not settings.ingest_token:
-        # An empty token would let an empty "Bearer " through.
+    if with_ingest and not settings.ingest_token and settings.ingest_tokens_file is None:
         raise ValueError(
-            "the ingest receiver needs IOC_INGEST_TOKEN (see Settings.with_ingest_token)"
+            "the ingest receiver needs IOC_INGEST_TOKEN or IOC_INGEST_TOKENS_FILE "
+            "(see Settings.with_ingest_token)"
         )
 
     @asynccontextmanager
@@ -96,6 +97,7 @@ def create_app(settings: Settings, *, with_ingest: bool = True, with_api: bool =
     app.state.settings = settings
     app.state.reference = load_reference(settings.reference_file)
     app.state.calendar = working_calendar(settings)
+    app.state.tokens = load_tokens(settings.ingest_token, settings.ingest_tokens_file, SOURCES)
     install_problem_handlers(app)
     app.include_router(health.router)
     if with_ingest:

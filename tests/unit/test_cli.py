@@ -19,7 +19,7 @@ from ioc.runtime import Runtime, write_runtime
 @pytest.fixture(autouse=True)
 def no_ioc_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("IOC_INGEST_TOKEN", "IOC_API_URL", "IOC_DATA_DIR", "IOC_ENV",
-                 "IOC_KAFKA_BOOTSTRAP", "IOC_DATABASE_URL"):  # fmt: skip
+                 "IOC_KAFKA_BOOTSTRAP", "IOC_DATABASE_URL", "IOC_INGEST_TOKENS_FILE"):  # fmt: skip
         monkeypatch.delenv(name, raising=False)
 
 
@@ -165,3 +165,19 @@ def test_help_says_what_a_role_is_needs_and_how_it_finds_it(
         assert needed in description, needed
     for how in ("runtime.json", "`ioc up`", "--data-dir", "IOC_DATA_DIR"):
         assert how in description, how
+
+
+def test_serve_with_an_unusable_tokens_file_says_what_to_fix_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tokens = tmp_path / "tokens.yaml"
+    tokens.write_text("tokens:\n  - {name: soc, token: a-secret-of-the-soc-1234, sources: [sec]}\n")
+    monkeypatch.setenv("IOC_KAFKA_BOOTSTRAP", "127.0.0.1:1")
+    monkeypatch.setenv("IOC_DATABASE_URL", "postgresql://ioc@127.0.0.1:1/ioc")
+    monkeypatch.setenv("IOC_INGEST_TOKEN", "an-all-sources-token-5678")
+    monkeypatch.setenv("IOC_INGEST_TOKENS_FILE", str(tokens))
+    assert main(["serve", "--data-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ioc serve: TokenFileError: ") and "Traceback" not in err
+    assert "tokens[0] (soc)" in err and "unknown source(s) sec" in err
+    assert "IOC_INGEST_TOKENS_FILE" in err and "a-secret-of-the-soc-1234" not in err
