@@ -146,6 +146,107 @@ async def measure_ceiling(settings: Settings, events: list[Event]) -> float:
         await conn.close()
 
 
+INGEST_CHUNK = 1000  # records per request in the ingest-transport stage
+INGEST_IN_FLIGHT = 4  # requests in flight, as `ioc replay` sends
+
+
+async def measure_bare_producer(settings: Settings, events: list[Event]) -> float:
+    """Records/s for a plain aiokafka producer (IOC's producer settings) sending the
+    events as ingest would write them, one `send` each, every acknowledgement awaited."""
+    bare = settings.model_copy(update={"topic_prefix": f"{settings.topic_prefix}.bare"})
+    await ensure_topics(bare)
+    values = [(bare.source_topics[e.source], e.entity_id.encode(), e.model_dump_json().encode())
+              for e in events]  # fmt: skip
+    producer = make_producer(bare)
+    await producer.start()
+    try:
+        started = time.perf_counter()
+        futures = [await producer.send(topic, value, key=key) for topic, key, value in values]
+        await asyncio.gather(*futures)
+        return len(events) / (time.perf_counter() - started)
+    finally:
+        await producer.stop()
+
+
+def _bodies(records: list[tuple[str, dict[str, Any]]], shape: str) -> list[tuple[str, bytes]]:
+    """The records as request bodies of INGEST_CHUNK records, per source, encoded ahead
+    of the timed window so that the client's JSON encoding is not what is measured."""
+    by_source: dict[str, list[dict[str, Any]]] = {}
+    for source, record in records:
+        by_source.setdefault(source, []).append(record)
+    out = []
+    for source, items in by_source.items():
+        for start in range(0, len(items), INGEST_CHUNK):
+            chunk = items[start : start + INGEST_CHUNK]
+            if shape == "ndjson":
+                body = "\n".join(json.dumps(r, ensure_ascii=False) for r in chunk)
+            else:
+                body = json.dumps(chunk, ensure_ascii=False)
+            out.append((source, body.encode()))
+    return out
+
+
+async def _post_all(
+    http: httpx.AsyncClient, bodies: list[tuple[str, bytes]], content_type: str
+) -> int:
+    """Post every body, INGEST_IN_FLIGHT at a time; returns the records accepted."""
+    slots = asyncio.Semaphore(INGEST_IN_FLIGHT)
+
+    async def post(source: str, body: bytes) -> int:
+        async with slots:
+            response = await http.post(
+                f"/ingest/{source}", content=body, headers={"Content-Type": content_type}
+            )
+        if response.status_code != 200:
+            raise RuntimeError(f"ingest answered {response.status_code}: {response.text[:300]}")
+        return int(response.json()["accepted"])
+
+    return sum(await asyncio.gather(*(post(source, body) for source, body in bodies)))
+
+
+async def measure_ingest_transports(
+    settings: Settings, records: list[tuple[str, dict[str, Any]]]
+) -> dict[str, float]:
+    """Records/s that `ioc ingest` (alone) accepts per transport, the broker's
+    acknowledgement included, with INGEST_IN_FLIGHT requests of INGEST_CHUNK records."""
+    port = free_port()
+    alone = settings.model_copy(
+        update={
+            "topic_prefix": f"{settings.topic_prefix}.ingest",
+            "api_port": port,
+            "api_url": f"http://127.0.0.1:{port}",
+            "log_level": "WARNING",
+        }
+    )
+    await ensure_topics(alone)
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("IOC_")},
+           **alone.environment()}  # fmt: skip
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "ioc", "ingest", env=env, preexec_fn=kill_with_parent()
+    )
+    content_types = {"ndjson": "application/x-ndjson", "json_array": "application/json"}
+    out: dict[str, float] = {}
+    try:
+        await _wait_ready(alone.api_url)
+        async with httpx.AsyncClient(
+            base_url=alone.api_url, timeout=120,
+            headers={"Authorization": f"Bearer {alone.ingest_token}"},
+        ) as http:  # fmt: skip
+            for shape, content_type in content_types.items():
+                bodies = _bodies(records, shape)
+                started = time.perf_counter()
+                accepted = await _post_all(http, bodies, content_type)
+                out[f"http_{shape}"] = accepted / (time.perf_counter() - started)
+                _say(f"ingest over HTTP {shape}: {out[f'http_{shape}']:,.0f} records/s")
+    finally:
+        process.terminate()
+        try:
+            await asyncio.wait_for(process.wait(), 15)
+        except TimeoutError:
+            process.kill()
+    return out
+
+
 PHASES = ("idle", "decode", "write", "dead_letter", "announce", "commit")
 WRITE_STEPS = ("stage", "insert", "counts", "refold", "commit")
 
@@ -426,6 +527,10 @@ async def _bench(events: int, workdir: Path, processors: int) -> dict[str, Any]:
             settings, with_database(server, "bench_processor"), valid, processors
         )
         _say(f"processor only: {alone['processor_eps']:,.0f} events/s")
+        _say(f"ingest per transport: {events:,} records, beside a bare aiokafka producer")
+        bare = await measure_bare_producer(settings, valid)
+        _say(f"bare producer: {bare:,.0f} records/s")
+        transports = await measure_ingest_transports(settings, records)
         pipeline = await measure_pipeline(settings, records, workdir, processors)
         return {
             "events": events,
@@ -434,6 +539,9 @@ async def _bench(events: int, workdir: Path, processors: int) -> dict[str, Any]:
             "ratio": pipeline["throughput_eps"] / ceiling,
             **alone,
             "processor_ratio": alone["processor_eps"] / ceiling,
+            "bare_producer_eps": bare,
+            "ingest_transport_eps": transports,
+            "ingest_transport_ratio": {name: eps / bare for name, eps in transports.items()},
             "machine": machine(),
         }
     finally:
@@ -479,6 +587,12 @@ def run_bench(settings: Settings, *, events: int, as_json: bool, processors: int
         "            of it in write: " + _shares(result["processor_write_step_share"]),
         f"            processor CPU {result['processor_cpu_share']:.2f} cores"
         f" (wall-time shares above: per processor, averaged)",
+        "  ingest alone, per transport (records/s, ratio to a bare aiokafka producer at "
+        f"{result['bare_producer_eps']:,.0f}/s): "
+        + ", ".join(
+            f"{name} {eps:,.0f} ({result['ingest_transport_ratio'][name]:.2f})"
+            for name, eps in result["ingest_transport_eps"].items()
+        ),
         f"  latency   ingest → stored at {result['steady_rate_eps']:,} ev/s: "
         f"p50 {result['latency_p50_ms']:,.1f} ms, p99 {result['latency_p99_ms']:,.1f} ms",
         f"            under saturation: p50 {result['saturated_latency_p50_ms']:,.1f} ms, "

@@ -50,3 +50,9 @@ def test_bench_prints_one_json_object_with_the_contract_keys() -> None:
         "stage", "insert", "counts", "refold", "commit"
     }  # fmt: skip
     assert result["processor_write_step_share"]["refold"] > 0
+    # Ingest alone per transport, against a bare producer of the same run.
+    transports = result["ingest_transport_eps"]
+    assert set(transports) == {"http_ndjson", "http_json_array"}
+    assert result["bare_producer_eps"] > 0 and all(eps > 0 for eps in transports.values())
+    for name, ratio in result["ingest_transport_ratio"].items():
+        assert ratio == pytest.approx(transports[name] / result["bare_producer_eps"])
