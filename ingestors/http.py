@@ -2,8 +2,9 @@
 
 Answers per record. Status: 200 all accepted; 207 some refused (the rest are
 stored); 422 none accepted; 400 the body as a whole is unreadable; 401 no known
-token, 403 a token for other sources (`ioc.api.deps.ingest_principal`); 413 too large; 503 the broker did not acknowledge (retry the whole request:
-records already stored are de-duplicated by event id).
+token, 403 a token for other sources (`ioc.api.deps.ingest_principal`); 413 too
+large; 503 the broker did not acknowledge (retry the whole request: records already
+stored are de-duplicated by event id).
 
 No input answers 5xx but that 503: every error is an RFC 9457 problem
 (`ioc.api.problems`), and whatever is refused is dead-lettered (refused records, and
