@@ -1,4 +1,6 @@
-"""Turn an ingest request body into records: a JSON array, one JSON object, or NDJSON, maybe gzip.
+"""Turn an ingest request body into records: a JSON array, one JSON object, NDJSON, or text
+lines (CEF, syslog), maybe gzip. These are the framings the formats' parsers are made of
+(`ingestors.formats`); an XML format brings its own.
 
 Pure: bytes in, records out, and bounded on every path, so no body can make ingest fail
 with anything but a `BodyError` (the request is refused whole) or a per-record error:
@@ -13,7 +15,8 @@ with anything but a `BodyError` (the request is refused whole) or a per-record e
 - strings: bounded by the body size here; the event model bounds each field.
 
 A line of NDJSON that is not JSON becomes a per-record error at its index, so one bad
-line never costs the good ones; a JSON array that is not JSON is refused whole.
+line never costs the good ones; a JSON array that is not JSON is refused whole. A text
+line that is not UTF-8 is likewise refused on its own.
 """
 
 from __future__ import annotations
@@ -39,18 +42,26 @@ class TooManyRecords(BodyError):
 
 @dataclass(frozen=True, slots=True)
 class RawRecord:
+    """One record of a body, as its format's parser framed it.
+
+    `value` is what the mapper gets: a parsed JSON value, a text line (str), or
+    whatever an XML parser yields for one element. `raw` is the record's bytes as
+    received (an NDJSON or text line, an XML element) when the parser has them; None
+    for a JSON array element, whose text is re-serialised only when asked.
+    """
+
     index: int
     value: Any = None
     error: str | None = None  # set when this record could not be parsed
-    line: bytes | None = None  # the NDJSON line as received; None for an array element
+    raw: bytes | None = None
 
     @property
     def text(self) -> str:
-        """The record as received (its NDJSON line, or its array element re-serialised),
-        for the dead-letter topic. Computed only when asked, for refused records; never raises.
+        """The record as received (its line, or its array element re-serialised), for the
+        dead-letter topic. Computed only when asked, for refused records; never raises.
         """
-        if self.line is not None:
-            return self.line.decode("utf-8", errors="replace")
+        if self.raw is not None:
+            return self.raw.decode("utf-8", errors="replace")
         return dumps_any(self.value)
 
 
@@ -131,12 +142,45 @@ def parse_records(body: bytes, max_records: int | None = None) -> list[RawRecord
             raise TooManyRecords(f"more than {max_records} records; split them")
         line = line.rstrip(b"\r")
         try:
-            records.append(RawRecord(index=len(records), value=orjson.loads(line), line=line))
+            records.append(RawRecord(index=len(records), value=orjson.loads(line), raw=line))
         except orjson.JSONDecodeError as error:
             records.append(
-                RawRecord(index=len(records), error=f"not valid JSON: {error}", line=line)
+                RawRecord(index=len(records), error=f"not valid JSON: {error}", raw=line)
             )
     return records
+
+
+def parse_lines(body: bytes, max_records: int | None = None) -> list[RawRecord]:
+    """One record per non-blank line (ending at "\n", "\r\n" too), its value the line as
+    text. A line that is not UTF-8 is a record error of its own; only an empty body is
+    refused whole (BodyError), and more than `max_records` lines (TooManyRecords).
+    """
+    if body.startswith(codecs.BOM_UTF8):
+        body = body[len(codecs.BOM_UTF8) :]
+    records: list[RawRecord] = []
+    for line in body.split(b"\n"):
+        line = line.rstrip(b"\r")
+        if not line.strip():
+            continue
+        if max_records is not None and len(records) == max_records:
+            raise TooManyRecords(f"more than {max_records} records; split them")
+        try:
+            records.append(RawRecord(index=len(records), value=line.decode("utf-8"), raw=line))
+        except UnicodeDecodeError as error:
+            records.append(
+                RawRecord(index=len(records), error=f"line is not UTF-8 ({error})", raw=line)
+            )
+    if not records:
+        raise BodyError("body is empty; send one record per line")
+    return records
+
+
+def head(body: bytes, size: int = 64) -> bytes:
+    """The body's first `size` bytes after a byte order mark and leading whitespace: what
+    formats sniff their framing from."""
+    if body.startswith(codecs.BOM_UTF8):
+        body = body[len(codecs.BOM_UTF8) :]
+    return body[: size + 4096].lstrip()[:size]
 
 
 class _Token(str):

@@ -1,6 +1,8 @@
 """The HTTP receiver: `POST /ingest/{source}`.
 
-Answers per record. Status: 200 all accepted; 207 some refused (the rest are
+A thin shell around the pipeline (`ingestors.pipeline`): read the body within its
+bounds, gunzip, then parse, judge and publish as every transport does. Answers per
+record. Status: 200 all accepted; 207 some refused (the rest are
 stored); 422 none accepted; 400 the body as a whole is unreadable; 401 no known
 token, 403 a token for other sources (`ioc.api.deps.ingest_principal`); 413 too
 large; 503 the broker did not acknowledge (retry the whole request: records already
@@ -23,13 +25,13 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
 
 from ingestors import metrics
-from ingestors.body import BodyError, TooManyRecords, decompress, parse_records
-from ingestors.formats import UnknownFormat, adapter_for
+from ingestors.body import BodyError, TooManyRecords, decompress
+from ingestors.formats import MapContext, UnknownFormat, format_named
+from ingestors.pipeline import count, judge, read_body, received_now
 from ingestors.publisher import Publisher, Rejected
 from ioc.api.deps import ingest_principal
 from ioc.api.problems import problem
 from ioc.config import SOURCES, Settings
-from ioc.events import Event
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +75,17 @@ async def _read_body(request: Request, limit: int) -> bytes | None:
 async def ingest(
     source: str,
     request: Request,
-    format: Annotated[str | None, Query(description="adapter name; canonical when omitted")] = None,
+    format: Annotated[
+        str | None,
+        Query(description="the format's name (see the README's Formats); detected when omitted"),
+    ] = None,
+    agency: Annotated[
+        str | None,
+        Query(
+            description="agency code for records of a security format that name none "
+            "(e.g. a sensor that watches one agency's network)"
+        ),
+    ] = None,
     content_encoding: Annotated[str | None, Header()] = None,
 ) -> JSONResponse:
     settings = _settings(request)
@@ -84,7 +96,7 @@ async def ingest(
             "unknown-source",
         )  # fmt: skip
     try:
-        format_name, adapter = adapter_for(format)
+        format_named(source, format)
     except UnknownFormat as error:
         return _fail(source, 400, str(error), "unknown-format", dead_lettered=False)
     limit = settings.ingest_max_body_bytes
@@ -96,8 +108,8 @@ async def ingest(
     if body is None:
         return _fail(source, 413, too_large, "body-too-large", limit=limit)
     try:
-        records = parse_records(
-            decompress(body, content_encoding, limit), settings.ingest_max_records
+        parsed = read_body(
+            source, decompress(body, content_encoding, limit), format, settings.ingest_max_records
         )
     except TooManyRecords as error:
         return _fail(source, 413, str(error), "too-many-records", limit=settings.ingest_max_records)
@@ -106,41 +118,17 @@ async def ingest(
             return _broker_unavailable(source)
         return _fail(source, 400, str(error), "unreadable-body", dead_lettered=True)
 
-    accepted: list[Event] = []
-    rejected: list[Rejected] = []
-    results: list[dict[str, Any]] = []
-    for record in records:
-        outcome = adapter(source, record.value) if record.error is None else None
-        if isinstance(outcome, Event):
-            accepted.append(outcome)
-            results.append(
-                {"index": record.index, "status": "accepted", "event_id": outcome.event_id}
-            )
-            continue
-        errors = [record.error] if record.error else [str(e) for e in outcome or []]
-        rejected.append(Rejected(source=source, errors=errors, raw=record.text))
-        results.append({"index": record.index, "status": "rejected", "errors": errors})
-
+    context = MapContext(source=source, received_at=received_now(), agency=agency)
+    verdict = judge(source, parsed.records, context, parsed.format)
     try:
-        await _publisher(request).publish(accepted, rejected)
+        await _publisher(request).publish(verdict.events, verdict.rejected)
     except KafkaError as error:
-        log.warning("broker did not acknowledge %d records: %s", len(records), error)
+        log.warning("broker did not acknowledge %d records: %s", len(parsed.records), error)
         return _broker_unavailable(source, error)
 
-    metrics.RECORDS.labels(source, format_name, "accepted").inc(len(accepted))
-    metrics.RECORDS.labels(source, format_name, "rejected").inc(len(rejected))
-    status = 200 if not rejected else (207 if accepted else 422)
-    metrics.REQUESTS.labels(source=source, status=str(status)).inc()
-    return JSONResponse(
-        {
-            "source": source,
-            "format": format_name,
-            "accepted": len(accepted),
-            "rejected": len(rejected),
-            "results": results,
-        },
-        status_code=status,
-    )
+    count(verdict)
+    metrics.REQUESTS.labels(source=source, status=str(verdict.status)).inc()
+    return JSONResponse(verdict.response(), status_code=verdict.status)
 
 
 def _broker_unavailable(source: str, error: KafkaError | None = None) -> JSONResponse:
