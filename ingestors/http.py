@@ -119,7 +119,7 @@ async def ingest(
         return _fail(source, 400, str(error), "unreadable-body", dead_lettered=True)
 
     context = MapContext(source=source, received_at=received_now(), agency=agency)
-    verdict = judge(source, parsed.records, context, parsed.format)
+    verdict = judge(source, parsed.records, context, parsed.format, detected=parsed.detected)
     try:
         await _publisher(request).publish(verdict.events, verdict.rejected)
     except KafkaError as error:

@@ -42,16 +42,18 @@ class Parsed:
 
     format: Format | None
     records: list[RawRecord]
+    detected: bool  # not named by the sender: sniffed from the body, or detected per record
 
 
 def read_body(source: str, body: bytes, format_name: str | None, max_records: int | None) -> Parsed:
     """Raises UnknownFormat (`?format=` names no format of this source), BodyError (the body
     cannot be read as a whole) or TooManyRecords."""
     chosen = format_named(source, format_name)
+    detected = chosen is None
     if chosen is None:
         chosen = sniff_body(source, body)
     parser = chosen.parser if chosen is not None else parse_records
-    return Parsed(chosen, parser(body, max_records))
+    return Parsed(chosen, parser(body, max_records), detected)
 
 
 @dataclass(slots=True)
@@ -59,7 +61,8 @@ class Judgement:
     """One request's (or one batch of records') verdict, record by record."""
 
     source: str
-    named: Format | None = None
+    named: Format | None = None  # the format of every record (named or sniffed)
+    detected: bool = True  # the sender did not name the format
     events: list[Event] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
     results: list[dict[str, Any]] = field(default_factory=list)
@@ -95,7 +98,7 @@ class Judgement:
         return {
             "source": self.source,
             "format": self.format,
-            "detected": self.named is None,
+            "detected": self.detected,
             "formats": dict(sorted(formats.items())),
             "accepted": self.accepted,
             "rejected": self.refused,
@@ -110,9 +113,14 @@ def judge(
     records: Iterable[RawRecord],
     ctx: MapContext,
     fmt: Format | None = None,
+    *,
+    detected: bool | None = None,
 ) -> Judgement:
-    """Every record's verdict; `fmt` None detects each record's format."""
-    verdict = Judgement(source=source, named=fmt)
+    """Every record's verdict; `fmt` None detects each record's format. `detected` says
+    whether the sender left the format out (default: when `fmt` is None)."""
+    verdict = Judgement(
+        source=source, named=fmt, detected=fmt is None if detected is None else detected
+    )
     for record in records:
         if record.error is not None:  # framed but unreadable: judged under the format asked
             _refuse(verdict, record, fmt.name if fmt else "canonical", [record.error])

@@ -42,7 +42,7 @@ from the format's public documentation, and its row in the README's *Formats*.
 from __future__ import annotations
 
 from ingestors.body import head
-from ingestors.formats import canonical
+from ingestors.formats import canonical, cef, ecs, suricata, wazuh
 from ingestors.formats.base import (
     Format,
     Issue,
@@ -67,7 +67,16 @@ __all__ = [
     "sniff_body",
 ]
 
-FORMATS: dict[str, Format] = {f.name: f for f in (canonical.FORMAT,)}
+FORMATS: dict[str, Format] = {
+    f.name: f
+    for f in (
+        suricata.FORMAT,
+        wazuh.FORMAT,
+        ecs.FORMAT,
+        cef.FORMAT,
+        canonical.FORMAT,  # last: the fallback when no other format recognises a record
+    )
+}
 CANONICAL = canonical.FORMAT
 
 
