@@ -51,13 +51,29 @@ class IngestClient:
         await self._http.aclose()
 
     async def send(self, source: str, records: Sequence[dict[str, Any]]) -> IngestResult:
+        """Send canonical records, as gzip NDJSON."""
         body = gzip.compress(
             "\n".join(json.dumps(r, ensure_ascii=False) for r in records).encode(), 1
         )
         headers = {"Content-Type": "application/x-ndjson", "Content-Encoding": "gzip"}
+        return await self._post(source, body, headers, {})
+
+    async def send_raw(
+        self, source: str, body: bytes, *, format: str, content_type: str
+    ) -> IngestResult:
+        """Send a body as the source system wrote it, in the named ingest format."""
+        compressed = gzip.compress(body, 1)
+        headers = {"Content-Type": content_type, "Content-Encoding": "gzip"}
+        return await self._post(source, compressed, headers, {"format": format})
+
+    async def _post(
+        self, source: str, body: bytes, headers: dict[str, str], params: dict[str, str]
+    ) -> IngestResult:
         for attempt, delay in enumerate((*_RETRY_DELAYS, None)):
             try:
-                response = await self._http.post(f"/ingest/{source}", content=body, headers=headers)
+                response = await self._http.post(
+                    f"/ingest/{source}", content=body, headers=headers, params=params
+                )
             except httpx.TransportError as error:
                 problem = f"{type(error).__name__}: {error}"
             else:
