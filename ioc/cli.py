@@ -183,13 +183,31 @@ Needs:
     )
     _common(simulate)
 
-    replay = sub.add_parser("replay", help="send an NDJSON file of ingest records through ingest")
-    replay.add_argument("file", type=Path, help="NDJSON, one ingest record per line")
+    replay = sub.add_parser(
+        "replay",
+        help="send a file of records through ingest (canonical NDJSON, or any ingest format)",
+        description="Sends FILE through the HTTP ingest of a running IOC, with progress "
+        "lines. Without --format, FILE is NDJSON of canonical records (one per line, each "
+        "naming its source, or all of --source). With --format F --source S, FILE is what "
+        "a source system wrote (Suricata eve.json, Wazuh alerts.json, CEF lines, a filing "
+        "sync export, an edXML message...): a file that is one document (XML, a JSON "
+        "array) goes in one request, any other in requests of 500 lines, and the server "
+        "parses and maps it as POST /ingest/S?format=F does. Replaying a file twice "
+        "stores nothing twice.",
+    )
+    replay.add_argument("file", type=Path, help="the file to send")
     replay.add_argument(
         "--source",
         choices=SOURCES,
         default=None,
-        help="source for every record (default: each record's 'source' field)",
+        help="source for every record (default: each record's 'source' field; "
+        "required with --format)",
+    )
+    replay.add_argument(
+        "--format",
+        default=None,
+        help="the file's ingest format (see the README's Formats; `canonical` is the "
+        "default without it)",
     )
     _common(replay)
 
@@ -395,15 +413,28 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     from ingestors.client import IngestClient
-    from ingestors.replay import replay
+    from ingestors.replay import replay, replay_format
 
     if not args.file.is_file():
         raise SystemExit(f"ioc replay: no such file {args.file}")
     settings = _sending(args)
 
+    if args.format is not None and args.source is None:
+        raise SystemExit("ioc replay: --format needs --source (where the file's records go)")
+    data = args.file.read_bytes() if args.format is not None else b""
+
     async def main() -> int:
         async with IngestClient(api_url(settings), settings.ingest_token) as client:
-            summary = await replay(args.file, client, source=args.source)
+            if args.format is None:
+                summary = await replay(args.file, client, source=args.source)
+            else:
+                try:
+                    summary = await replay_format(
+                        data, args.file.name, client, source=args.source, format=args.format
+                    )
+                except ValueError as error:  # a file that cannot be cut into requests
+                    print(f"ioc replay: {error}", file=sys.stderr)
+                    return 2
         for line, why in summary.unreadable[:10]:
             print(f"  line {line}: {why}", file=sys.stderr)
         for error in summary.first_errors:

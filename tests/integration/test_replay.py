@@ -107,3 +107,48 @@ def test_replay_reports_lines_it_cannot_route(settings: Settings, tmp_path: Path
         assert "line 2: not valid JSON" in done.stderr
     finally:
         api.stop()
+
+
+def test_replay_sends_a_source_systems_file_in_its_format_and_twice_stores_it_once(
+    settings: Settings, tmp_path: Path
+) -> None:
+    from tests.unit.formats.samples import SURICATA_ALERT, fresh
+
+    processor = start_role(settings, "process", tmp_path)
+    api, settings = start_api(settings, tmp_path)
+    try:
+        write_runtime(
+            settings.runtime_file,
+            Runtime(api_url=settings.api_url, kafka_bootstrap=settings.kafka_bootstrap,
+                    database_url=settings.database_url, ingest_token=settings.ingest_token,
+                    pid=api.process.pid),
+        )  # fmt: skip
+        alerts = []
+        for n in range(1, 1201):  # 1,200 detections of 40 attackers: several requests
+            record = fresh(SURICATA_ALERT)
+            record["src_ip"] = f"203.0.113.{n % 40}"
+            record["timestamp"] = f"2026-11-22T09:{n // 60:02d}:{n % 60:02d}.000000+0700"
+            record["agency"] = "000.00.31.H42"
+            alerts.append(json.dumps(record))
+        eve = tmp_path / "eve.json"
+        eve.write_text("\n".join([*alerts, "{not json"]) + "\n")
+        for attempt in (1, 2):
+            done = _ioc(
+                "replay", str(eve), "--format", "suricata", "--source", "security",
+                "--data-dir", str(settings.data_dir), cwd=tmp_path,
+            )  # fmt: skip
+            assert done.returncode == 1, done.stderr  # the broken line is refused
+            assert "1,200 accepted, 1 rejected" in done.stderr, done.stderr
+            assert "replay eve.json (suricata):" in done.stderr
+
+            def stored() -> dict | None:
+                kpis = httpx.get(f"{settings.api_url}/api/kpis").json()
+                return kpis if kpis["events"].get("security") == 1200 else None
+
+            wait_until(stored, 60, f"replay {attempt} stored", processor, api)
+        missing = _ioc("replay", str(eve), "--format", "suricata",
+                       "--data-dir", str(settings.data_dir), cwd=tmp_path)  # fmt: skip
+        assert missing.returncode != 0 and "--format needs --source" in missing.stderr
+    finally:
+        api.stop()
+        processor.stop()
