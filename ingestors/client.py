@@ -2,6 +2,10 @@
 
 Retries what is safe to retry (the broker said 503, the connection failed): the
 processor de-duplicates by event id, so sending a record twice never counts it twice.
+While ingest cannot take anything (the broker is away, the API restarts), a request is
+held and tried again - every few seconds, for at most `patience_s` - with one log line
+when the episode starts and one when it ends; the callers' bounded number of requests
+in flight is the bound on what is held, and they read no further meanwhile.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ import asyncio
 import gzip
 import json
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +23,8 @@ import httpx
 
 log = logging.getLogger(__name__)
 
-_RETRY_DELAYS = (0.5, 1, 2, 4, 8)
+_RETRY_DELAYS = (0.5, 1, 2, 4, 8)  # then every _RETRY_EVERY_S
+_RETRY_EVERY_S = 10.0
 
 
 class IngestError(RuntimeError):
@@ -33,7 +39,11 @@ class IngestResult:
 
 
 class IngestClient:
-    def __init__(self, api_url: str, token: str, *, timeout: float = 60.0) -> None:
+    def __init__(
+        self, api_url: str, token: str, *, timeout: float = 60.0, patience_s: float = 600.0
+    ) -> None:
+        self._patience_s = patience_s
+        self._waiting_since: float | None = None  # an episode of refusals, for the log
         self._http = httpx.AsyncClient(
             base_url=api_url,
             timeout=timeout,
@@ -69,7 +79,9 @@ class IngestClient:
     async def _post(
         self, source: str, body: bytes, headers: dict[str, str], params: dict[str, str]
     ) -> IngestResult:
-        for attempt, delay in enumerate((*_RETRY_DELAYS, None)):
+        started = time.monotonic()
+        attempt = 0
+        while True:
             try:
                 response = await self._http.post(
                     f"/ingest/{source}", content=body, headers=headers, params=params
@@ -78,6 +90,7 @@ class IngestClient:
                 problem = f"{type(error).__name__}: {error}"
             else:
                 if response.status_code in (200, 207, 422):
+                    self._recovered()
                     data = response.json()
                     errors = [
                         (r["index"], r["errors"])
@@ -89,10 +102,25 @@ class IngestClient:
                     status, text = response.status_code, response.text[:500]
                     raise IngestError(f"POST /ingest/{source} answered {status}: {text}")
                 problem = f"503: {response.text[:200]}"
-            if delay is None:
-                break
+            waited = time.monotonic() - started
+            if waited >= self._patience_s:
+                raise IngestError(
+                    f"POST /ingest/{source} kept failing for {waited:.0f} s: {problem}"
+                )
+            if self._waiting_since is None:
+                self._waiting_since = time.monotonic()
+                log.warning(
+                    "ingest cannot take records now (%s); holding what is in flight and "
+                    "trying again every few seconds, for at most %.0f s", problem,
+                    self._patience_s,
+                )  # fmt: skip
+            delay = _RETRY_DELAYS[attempt] if attempt < len(_RETRY_DELAYS) else _RETRY_EVERY_S
+            attempt += 1
+            await asyncio.sleep(min(delay, max(0.0, self._patience_s - waited)))
+
+    def _recovered(self) -> None:
+        if self._waiting_since is not None:
             log.warning(
-                "ingest attempt %d failed (%s); retrying in %ss", attempt + 1, problem, delay
+                "ingest takes records again, after %.0f s", time.monotonic() - self._waiting_since
             )
-            await asyncio.sleep(delay)
-        raise IngestError(f"POST /ingest/{source} kept failing: {problem}")
+            self._waiting_since = None

@@ -491,8 +491,11 @@ def _hint(error: Exception) -> str | None:
     import asyncpg
     from aiokafka.errors import KafkaError
 
+    from ingestors.client import IngestError
     from ioc.api.auth import TokenFileError
 
+    if isinstance(error, IngestError):
+        return "the API refused the records or stayed unavailable: act on its answer above"
     if isinstance(error, TokenFileError):
         return "fix the file named by IOC_INGEST_TOKENS_FILE, or unset it (see the README)"
     if isinstance(error, asyncpg.InvalidCatalogNameError):

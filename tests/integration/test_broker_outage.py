@@ -3,6 +3,10 @@ losing records, and /readyz says what is wrong."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import os
+import sys
 import time
 from pathlib import Path
 
@@ -12,8 +16,10 @@ import pytest
 from ioc.config import Settings
 from ioc.embedded.broker import EmbeddedBroker
 from ioc.kafka import ensure_topics
+from ioc.runtime import Runtime, write_runtime
+from tests.probes import read_topic
 from tests.records import filing
-from tests.roles import start_api
+from tests.roles import async_wait_until, start_api
 
 pytestmark = pytest.mark.integration
 
@@ -45,6 +51,52 @@ async def test_ingest_answers_503_while_the_broker_is_down(
             assert ready.status_code == 503
             assert ready.json()["checks"]["broker"].startswith("unreachable")
             assert ready.json()["checks"]["database"] == "ok"
+    finally:
+        api.stop()
+        broker.stop()
+
+
+async def test_replay_holds_its_records_while_the_broker_is_down_and_delivers_them_after(
+    settings: Settings, tmp_path: Path
+) -> None:
+    broker = EmbeddedBroker(tmp_path / "broker.log")
+    settings = settings.model_copy(update={"kafka_bootstrap": broker.start()})
+    await ensure_topics(settings)
+    api, settings = start_api(settings, tmp_path)
+    write_runtime(
+        settings.runtime_file,
+        Runtime(api_url=settings.api_url, kafka_bootstrap=settings.kafka_bootstrap,
+                database_url=settings.database_url, ingest_token=settings.ingest_token,
+                pid=api.process.pid),
+    )  # fmt: skip
+    lines = [json.dumps({**filing(f"e{i}", f"F-{i}"), "source": "filings"}) for i in range(1000)]
+    records = tmp_path / "filings.ndjson"
+    records.write_text("\n".join(lines) + "\n")
+    log = tmp_path / "replay.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IOC_")}
+    try:
+        broker.stop()
+        with log.open("w") as out:
+            replay = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "ioc", "replay", str(records),
+                "--data-dir", str(settings.data_dir), env=env, stderr=out,
+            )  # fmt: skip
+        try:
+
+            async def holding() -> bool:
+                return "ingest cannot take records now" in log.read_text()
+
+            await async_wait_until(holding, 60, "replay to hold its records", api)
+            broker.start()  # the same port; an embedded broker starts empty
+            await ensure_topics(settings)
+            assert await asyncio.wait_for(replay.wait(), 180) == 0, log.read_text()
+        finally:
+            if replay.returncode is None:
+                replay.kill()
+        said = log.read_text()
+        assert "1,000 accepted, 0 rejected" in said and "ingest takes records again" in said
+        stored = await read_topic(settings, settings.source_topics["filings"], 1000)
+        assert len({json.loads(r.value)["event_id"] for r in stored}) == 1000
     finally:
         api.stop()
         broker.stop()
