@@ -437,8 +437,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
                     return 2
         for line, why in summary.unreadable[:10]:
             print(f"  line {line}: {why}", file=sys.stderr)
-        for error in summary.first_errors:
-            print(f"  rejected {error}", file=sys.stderr)
+        for refusal in summary.first_errors:
+            print(f"  rejected {refusal}", file=sys.stderr)
         return 0 if summary.ok else 1
 
     return asyncio.run(main())
