@@ -1,5 +1,6 @@
 """Send a stream of (source, record) pairs through HTTP ingest: chunked per source, a few
-requests in flight, optionally paced to a rate, with progress lines.
+requests in flight, optionally paced to a rate, with progress lines; `send_rendered` sends
+records in a source system's own format (`ingestors.render`) the same way.
 
 Shared by `ioc replay`, `ioc simulate` and `ioc bench`.
 """
@@ -8,12 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ingestors.client import IngestClient
-from ioc.config import SOURCES
+from ingestors.client import IngestClient, IngestResult
+from ingestors.render import Rendered, body
 from ioc.progress import Progress
 
 Record = dict[str, Any]
@@ -34,7 +35,7 @@ class SendSummary:
 
 async def send_records(
     client: IngestClient,
-    records: Iterable[tuple[str, Record]],
+    records: Iterable[tuple[str, Any]],
     *,
     label: str,
     total: int | None = None,
@@ -43,8 +44,13 @@ async def send_records(
     in_flight: int = 4,
     summary: SendSummary | None = None,
     on_sent: Callable[[str, list[Record]], None] | None = None,
+    post: Callable[[str, list[Any]], Awaitable[IngestResult]] | None = None,
 ) -> SendSummary:
-    """Send everything; with `rate` (records/s) chunks are flushed at least once a second."""
+    """Send everything; with `rate` (records/s) chunks are flushed at least once a second.
+
+    Records are chunked by their key, the source; with `post`, the key is the caller's
+    (e.g. source and format) and `post(key, chunk)` sends a chunk instead of
+    `client.send(source, chunk)`."""
     summary = summary or SendSummary()
     progress = Progress(label, total=total)
     slots = asyncio.Semaphore(in_flight)
@@ -57,7 +63,10 @@ async def send_records(
         try:
             if on_sent is not None:
                 on_sent(source, batch)
-            result = await client.send(source, batch)
+            if post is not None:
+                result = await post(source, batch)
+            else:
+                result = await client.send(source, batch)
         finally:
             slots.release()
         summary.accepted += result.accepted
@@ -72,11 +81,11 @@ async def send_records(
         tasks.add(task)
         task.add_done_callback(tasks.discard)
 
-    buffers: dict[str, list[Record]] = {s: [] for s in SOURCES}
+    buffers: dict[str, list[Any]] = {}
     last_flush = time.monotonic()
     for source, record in records:
         summary.sent += 1
-        buffers[source].append(record)
+        buffers.setdefault(source, []).append(record)
         if rate:
             # Sleep until this record is due, flushing what waits at least every second.
             due = started + summary.sent / rate
@@ -102,3 +111,32 @@ async def send_records(
         + (f", {len(summary.unreadable)} unreadable lines" if summary.unreadable else "")
     )
     return summary
+
+
+async def send_rendered(
+    client: IngestClient,
+    records: Iterable[Rendered],
+    *,
+    label: str,
+    total: int | None = None,
+    rate: float | None = None,
+) -> SendSummary:
+    """Send `ingestors.render.Rendered` records: the canonical ones as `send_records` does,
+    the others as their source system writes them (`IngestClient.send_raw`, `?format=`
+    naming the format), chunked per source and format."""
+
+    async def post(key: str, batch: list[Any]) -> IngestResult:
+        source, _, format = key.partition("/")
+        if format == "canonical":
+            return await client.send(source, batch)
+        data, content_type = body(format, batch)
+        return await client.send_raw(source, data, format=format, content_type=content_type)
+
+    return await send_records(
+        client,
+        ((f"{r.source}/{r.format}", r.record) for r in records),
+        label=label,
+        total=total,
+        rate=rate,
+        post=post,
+    )

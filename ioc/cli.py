@@ -181,6 +181,15 @@ Needs:
         help="simulated start time, ISO 8601 with offset (default 2026-01-05T08:00+07:00 "
         "with --out, now otherwise)",
     )
+    simulate.add_argument(
+        "--format",
+        default="canonical",
+        metavar="F",
+        help="what the source systems send (when sending): canonical (default); native - "
+        "security alerts as Suricata EVE, Wazuh alerts, ECS alerts and CEF lines, their "
+        "acknowledgements and resolutions canonical; or a list of those formats with "
+        "shares, e.g. suricata=3,wazuh=1 (what no listed format can carry stays canonical)",
+    )
     _common(simulate)
 
     replay = sub.add_parser(
@@ -375,8 +384,18 @@ def _start_time(text: str | None, default: datetime) -> datetime:
 def cmd_simulate(args: argparse.Namespace) -> int:
     from itertools import islice
 
+    from ingestors.render import FormatChoice
     from ingestors.simulator import MEAN_GAP_MS, Pace, generate, stream
 
+    try:
+        choice = FormatChoice.parse(args.format)
+    except ValueError as error:
+        raise SystemExit(f"ioc simulate: --format: {error}") from None
+    if args.out is not None and not choice.canonical:
+        raise SystemExit(
+            "ioc simulate: --format applies when sending; --out writes canonical NDJSON "
+            "(leave out --out to send in the source systems' formats)"
+        )
     if args.out is not None:
         count = args.count or 1000
         start = _start_time(args.start, datetime.fromisoformat("2026-01-05T08:00:00+07:00"))
@@ -388,7 +407,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         return 0
 
     from ingestors.client import IngestClient
-    from ingestors.sender import send_records
+    from ingestors.render import Natives
+    from ingestors.sender import send_records, send_rendered
 
     settings = _sending(args)
     start = _start_time(args.start, datetime.now(UTC))
@@ -402,6 +422,13 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
     async def main() -> int:
         async with IngestClient(api_url(settings), settings.ingest_token) as client:
+            if not choice.canonical:
+                print(f"ioc simulate: formats {choice.describe()}", file=sys.stderr)
+                summary = await send_rendered(
+                    client, Natives(choice).stream(records), label="simulate",
+                    total=args.count, rate=args.rate,
+                )  # fmt: skip
+                return 0 if summary.ok else 1
             summary = await send_records(
                 client, ((r["source"], r) for r in records), label="simulate",
                 total=args.count, rate=args.rate,

@@ -36,6 +36,7 @@ from typing import Any
 
 from ingestors.render import cef, ecs, suricata, wazuh
 from ingestors.render.base import Renderer, fraction
+from ioc.config import SOURCES
 
 __all__ = [
     "NATIVE",
@@ -110,10 +111,17 @@ class FormatChoice:
         return cls(tuple(shares.items()))
 
     def describe(self) -> str:
-        if self.canonical:
-            return "canonical"
-        total = sum(w for _, w in self.shares)
-        return ", ".join(f"{name} {w / total:.0%}" for name, w in self.shares)
+        """Per source, the formats and their shares (`security: suricata 75%, cef 25%;
+        filings: canonical; ...`)."""
+        parts = []
+        for source in SOURCES:
+            shares = [(n, w) for n, w in self.shares if RENDERERS[n].source == source]
+            total = sum(w for _, w in shares)
+            used = ", ".join(f"{n} {w / total:.0%}" for n, w in shares) or "canonical"
+            if source in NOT_RENDERED and not shares and not self.canonical:
+                used += f" ({NOT_RENDERED[source]} not rendered yet)"
+            parts.append(f"{source}: {used}")
+        return "; ".join(parts)
 
 
 class Natives:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -210,3 +211,21 @@ def test_cef_escapes_what_its_syntax_reserves() -> None:
     assert event.payload.signature.endswith(": ET POLICY a|b\\c = d")
     assert event.payload.asset == "host=1"
     assert event.payload.alert_id == RENDERERS["cef"].entity_id(record)
+
+
+def test_the_choice_says_per_source_what_is_sent_and_what_is_not_rendered_yet() -> None:
+    said = FormatChoice.parse("suricata=3,cef=1").describe()
+    assert "security: suricata 75%, cef 25%" in said
+    assert "filings: canonical (the DVC filing-sync record not rendered yet)" in said
+    assert "documents: canonical (edXML not rendered yet)" in said
+
+
+def test_ioc_simulate_refuses_an_unknown_format_and_native_with_out(tmp_path: Path) -> None:
+    from ioc.cli import main
+
+    with pytest.raises(SystemExit, match="--format: no renderer for format 'syslog'"):
+        main(["simulate", "--format", "syslog", "--count", "1", "--data-dir", str(tmp_path)])
+    out = tmp_path / "out.ndjson"
+    with pytest.raises(SystemExit, match="--format applies when sending"):
+        main(["simulate", "--format", "native", "--out", str(out)])
+    assert not out.exists()
