@@ -42,7 +42,7 @@ from the format's public documentation, and its row in the README's *Formats*.
 from __future__ import annotations
 
 from ingestors.body import head
-from ingestors.formats import canonical, cef, ecs, suricata, wazuh
+from ingestors.formats import canonical, cef, dvc, ecs, edxml, suricata, wazuh
 from ingestors.formats.base import (
     Format,
     Issue,
@@ -74,6 +74,8 @@ FORMATS: dict[str, Format] = {
         wazuh.FORMAT,
         ecs.FORMAT,
         cef.FORMAT,
+        dvc.FORMAT,
+        edxml.FORMAT,
         canonical.FORMAT,  # last: the fallback when no other format recognises a record
     )
 }

@@ -14,7 +14,8 @@ import pytest
 from ingestors.body import RawRecord, parse_records
 from ingestors.formats import dvc
 from ingestors.formats.base import MapContext
-from ingestors.pipeline import judge
+from ingestors.pipeline import judge, read_body
+from tests.records import filing
 
 AGENCY = "000.00.12.H42"  # Sở Xây dựng (the request's ?agency=)
 RECEIVED = datetime(2026, 12, 4, 2, 0, tzinfo=UTC)
@@ -368,3 +369,12 @@ def test_the_mapping_table_holds_every_coded_field() -> None:
         "TrangThaiHoSo", "tienTrinhDongBo[].TrangThai",
     }  # fmt: skip
     assert set(dvc.STATUS) == {str(n) for n in range(1, 11)}
+
+
+def test_recognised_without_format_beside_canonical_records() -> None:
+
+    body = b"\n".join(json.dumps(r).encode() for r in (DVC_RETURNED, filing("f1", "F-1")))
+    parsed = read_body("filings", body, None, 10)
+    verdict = judge("filings", parsed.records, ctx(), parsed.format, detected=parsed.detected)
+    assert verdict.response()["formats"] == {"canonical": 1, "dvc": 1}
+    assert verdict.format == "mixed" and verdict.status == 200

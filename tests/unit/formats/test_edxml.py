@@ -12,7 +12,7 @@ import pytest
 from ingestors.body import BodyError, TooManyRecords
 from ingestors.formats import edxml
 from ingestors.formats.base import MapContext, Mapped
-from ingestors.pipeline import judge
+from ingestors.pipeline import judge, read_body
 
 RECEIVED = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
 SENDER = "000.00.00.H42"  # UBND tỉnh Hà Tĩnh
@@ -312,3 +312,11 @@ def test_a_deep_but_legal_nesting_and_a_bom_are_fine() -> None:
     [record] = edxml.parse(body, 10)
     assert record.value["Status"]["StatusCode"] == "03"
     assert edxml.sniff(b"<?xml") and not edxml.sniff(b'{"a": 1}')
+
+
+def test_recognised_without_format_by_its_framing() -> None:
+
+    parsed = read_body("documents", EDXML_MESSAGE.encode(), None, 10)
+    assert parsed.format is edxml.FORMAT and parsed.detected
+    verdict = judge("documents", parsed.records, ctx(), parsed.format, detected=parsed.detected)
+    assert (verdict.format, verdict.status, len(verdict.events)) == ("edxml", 200, 2)
