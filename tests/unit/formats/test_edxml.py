@@ -304,7 +304,8 @@ def test_hostile_or_broken_xml_gets_a_precise_error_fast(body: bytes, message: s
     with pytest.raises(BodyError) as caught:
         edxml.parse(body, 10)
     assert str(caught.value).startswith(message), str(caught.value)
-    assert time.monotonic() - started < 5
+    # A DTD is refused where it starts, before anything is expanded; the rest within bounds.
+    assert time.monotonic() - started < (1 if b"DOCTYPE" in body else 5)
 
 
 def test_a_deep_but_legal_nesting_and_a_bom_are_fine() -> None:
