@@ -113,6 +113,49 @@ class Settings(BaseSettings):
 
     live_heartbeat_s: float = Field(10.0, gt=0, description="Seconds between heartbeats.")
 
+    # The poller (`ioc poll`, ingestors/poller.py): pulls one source system's endpoint.
+    poll_name: str = Field(
+        "", description="The poller's name: its cursor is stored under it (one per endpoint)."
+    )
+    poll_url: str = Field("", description="The source system's endpoint the poller GETs.")
+    poll_source: Literal["", "documents", "filings", "security"] = Field(
+        "", description="The source the polled records belong to."
+    )
+    poll_format: str = Field(
+        "", description="The format of the polled records; empty = detected per record."
+    )
+    poll_token: str = Field(
+        "", description="Bearer token sent to the source system (secret: environment only)."
+    )
+    poll_cursor_param: str = Field(
+        "since", description="Query parameter that carries the cursor in each request."
+    )
+    poll_initial_cursor: str = Field(
+        "", description="Cursor of the very first request; empty = no cursor parameter."
+    )
+    poll_next_cursor: str = Field(
+        "",
+        description="Where an answer names the next cursor: `body:<json.path>` or "
+        "`header:<Name>`; empty = the maximum of IOC_POLL_CURSOR_FIELD over the records.",
+    )
+    poll_cursor_field: str = Field(
+        "", description="A time field of the records whose maximum becomes the next cursor."
+    )
+    poll_records_field: str = Field(
+        "", description="JSON path of the records in the answer; empty = the whole body."
+    )
+    poll_interval_s: float = Field(
+        30.0, gt=0, description="Seconds between polls once the poller has caught up."
+    )
+    poll_slow_interval_s: float = Field(
+        300.0, gt=0, description="Seconds before asking again after a 4xx (other than 429)."
+    )
+    poll_timeout_s: float = Field(30.0, gt=0, description="Longest wait for one answer.")
+    poll_backoff_max_s: float = Field(
+        300.0, gt=0, description="Longest backoff after errors (doubling from 1 s)."
+    )
+    poll_metrics_port: int = Field(0, description="The poller's /metrics port; 0 = off.")
+
     fault_pause_at: Literal["", "mid_batch", "after_db_commit"] = Field(
         "",
         description="Testing only: the processor stops dead at this point of its first "
