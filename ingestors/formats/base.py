@@ -173,6 +173,23 @@ def parse_instant(value: Any, where: str) -> tuple[datetime | None, Issue | None
     return parsed, None, None
 
 
+def year_nearest(month: int, day: int, received_at: datetime, zone: timezone = VN_TZ) -> int:
+    """The year of a date written without one (a BSD syslog or CEF `MMM dd` date): of the
+    receipt's year and the years either side, the one that puts it nearest the receipt,
+    so a December message read in January is last year's. Pure: the receipt time is
+    passed in."""
+    received = received_at.astimezone(zone)
+    best, distance = received.year, None
+    for year in (received.year - 1, received.year, received.year + 1):
+        try:
+            gap = abs((datetime(year, month, day, tzinfo=zone) - received).total_seconds())
+        except ValueError:  # 29 February of a year that has none, a day out of range
+            continue
+        if distance is None or gap < distance:
+            best, distance = year, gap
+    return best
+
+
 def naive_warning(where: str) -> Issue:
     return Issue(where, "has no time zone; taken as Asia/Ho_Chi_Minh (UTC+07:00)", NO_ZONE)
 

@@ -18,7 +18,8 @@ Mapping (canonical field: where it comes from):
 - `occurred_at`: `rt` (milliseconds since 1970, or `MMM dd [yyyy] HH:mm:ss[.SSS]
   [zone]`, or ISO 8601), else `end`, `start`, the syslog header's time, else the time
   ingest received it (with a warning); a date without a zone is taken as
-  Asia/Ho_Chi_Minh (with a warning); one without a year is in the receipt's year
+  Asia/Ho_Chi_Minh (with a warning); one without a year is in the year that puts it
+  nearest the receipt (a December date received in January is last year's)
 - `agency`: the `csN` whose `csNLabel` is `agency`, or an `agency` key, else `?agency=`
 - `payload.alert_id`: `cef-<hash of vendor, product, signature id, agency, src, dst>`
 - `payload.severity`: Severity: 0–3 low, 4–6 medium, 7–8 high, 9–10 critical; `Low`,
@@ -49,6 +50,7 @@ from ingestors.formats.base import (
     parse_instant,
     short_hash,
     shown,
+    year_nearest,
 )
 
 HEADER_FIELDS = (
@@ -180,7 +182,10 @@ def cef_time(
         zone = zone_or_none
     else:
         warning = naive_warning(where)
-    year = int(match["year"]) if match["year"] else ctx.received_at.astimezone(zone).year
+    year = (
+        int(match["year"]) if match["year"]
+        else year_nearest(month, int(match["day"]), ctx.received_at, zone)
+    )  # fmt: skip
     try:
         when = datetime(
             year, month, int(match["day"]), int(match["h"]), int(match["m"]), int(match["s"]),
