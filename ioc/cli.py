@@ -269,6 +269,69 @@ ioc_poll_cursor_age_seconds, ioc_poll_held_records.""",
     )  # fmt: skip
     _common(poll)
 
+    syslog = sub.add_parser(
+        "syslog",
+        help="receive security devices' syslog (UDP and TCP) through the format pipeline",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=f"""\
+Listen for syslog from firewalls, IDS sensors and SIEM relays - UDP and TCP on
+IOC_SYSLOG_UDP_PORT / IOC_SYSLOG_TCP_PORT (default 5514 both, on IOC_SYSLOG_HOST,
+default 127.0.0.1: set 0.0.0.0 for other machines) - and hand each message to the
+format pipeline of IOC_SYSLOG_SOURCE (default security), as POST /ingest does.
+
+What it reads:
+  headers    RFC 5424 (<PRI>1 TIMESTAMP HOST APP PROCID MSGID [SD] MSG) and RFC 3164
+             (<PRI>Mmm dd hh:mm:ss HOST TAG: MSG; a time without year or zone is
+             taken as Asia/Ho_Chi_Minh)
+  MSG        a CEF line (CEF:0|...) or a JSON record (Suricata EVE, Wazuh, ECS,
+             canonical), detected per message; IOC_SYSLOG_FORMAT (--format) names one
+  framing    UDP: one datagram, one message; TCP: octet counting (RFC 6587,
+             "LEN SP MSG") or one message per line (LF, CRLF or NUL), decided per
+             connection by its first byte (a digit: octet counting)
+Records that name no agency get IOC_SYSLOG_AGENCY (--agency), like ?agency=.
+
+Refused messages - longer than IOC_SYSLOG_MAX_FRAME_BYTES, a broken octet count, a
+header it cannot read, not UTF-8, neither CEF nor JSON, or refused by their format -
+go to the dead-letter topic with their bytes and the reason.
+
+Batches of IOC_SYSLOG_BATCH_RECORDS or IOC_SYSLOG_BATCH_MS are published and held
+until the broker acknowledges them. At most IOC_SYSLOG_BUFFER_RECORDS wait: when
+that many do (the broker is down), TCP connections stop reading - their senders wait
+- and UDP messages are dropped and counted, until it drains to half. One log line
+per episode. SIGTERM/SIGINT delivers what is held (at most IOC_SYSLOG_DRAIN_S).
+`ioc up` does not start it: run it beside `ioc up`, or alone against a broker.
+
+Needs:
+  the Kafka broker     IOC_KAFKA_BOOTSTRAP - records go to <prefix>.<source>, refused
+                       ones to <prefix>.deadletter
+  no database, no ingest token
+
+{FINDING}
+
+Metrics on IOC_SYSLOG_METRICS_PORT (0 = off): ioc_syslog_messages_total,
+ioc_syslog_dropped_total, ioc_syslog_refused_total, ioc_syslog_records_total,
+ioc_syslog_buffered_records, ioc_syslog_backpressure, ioc_syslog_tcp_connections.""",
+    )
+    syslog.add_argument("--host", default=None, help="address to bind (IOC_SYSLOG_HOST)")
+    syslog.add_argument(
+        "--udp-port", type=int, default=None, help="UDP port, 0 = none (IOC_SYSLOG_UDP_PORT)"
+    )
+    syslog.add_argument(
+        "--tcp-port", type=int, default=None, help="TCP port, 0 = none (IOC_SYSLOG_TCP_PORT)"
+    )
+    syslog.add_argument(
+        "--source", choices=SOURCES, default=None,
+        help="the records' source (IOC_SYSLOG_SOURCE, default security)",
+    )  # fmt: skip
+    syslog.add_argument(
+        "--format", default=None,
+        help="the format of every MSG (IOC_SYSLOG_FORMAT; default: CEF or JSON, detected)",
+    )  # fmt: skip
+    syslog.add_argument(
+        "--agency", default=None, help="agency code for records that name none (IOC_SYSLOG_AGENCY)"
+    )
+    _common(syslog)
+
     bench = sub.add_parser(
         "bench",
         help="measure throughput and latency against a bare ceiling",
@@ -554,6 +617,31 @@ def cmd_poll(args: argparse.Namespace) -> int:
     return asyncio.run(main())
 
 
+def cmd_syslog(args: argparse.Namespace) -> int:
+    from ingestors.syslog import SyslogConfigError, SyslogSpec, run_syslog
+
+    settings = with_runtime(
+        _settings(
+            args, syslog_host=args.host, syslog_udp_port=args.udp_port,
+            syslog_tcp_port=args.tcp_port, syslog_source=args.source,
+            syslog_format=args.format, syslog_agency=args.agency,
+        )
+    )  # fmt: skip
+    try:
+        SyslogSpec.from_settings(settings)
+    except SyslogConfigError as error:
+        print(f"ioc syslog: {error}", file=sys.stderr)
+        return 2
+    if not settings.kafka_bootstrap:
+        raise SystemExit(
+            f"ioc syslog: IOC_KAFKA_BOOTSTRAP not set and no running `ioc up` found: there "
+            f"is no {settings.runtime_file.absolute()}.\n  Set it, or start `ioc up` first; "
+            f"--data-dir DIR or IOC_DATA_DIR (default .ioc) says where its runtime.json is."
+        )
+    asyncio.run(run_syslog(settings))
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from ioc.bench import run_bench
 
@@ -575,6 +663,7 @@ COMMANDS = {
     "replay": cmd_replay,
     "bench": cmd_bench,
     "poll": cmd_poll,
+    "syslog": cmd_syslog,
 }
 
 

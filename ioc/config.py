@@ -156,6 +156,46 @@ class Settings(BaseSettings):
     )
     poll_metrics_port: int = Field(0, description="The poller's /metrics port; 0 = off.")
 
+    # The syslog listener (`ioc syslog`, ingestors/syslog.py): devices' alerts over UDP/TCP.
+    syslog_host: str = Field(
+        "127.0.0.1", description="Address the syslog listener binds (0.0.0.0: every interface)."
+    )
+    syslog_udp_port: int = Field(
+        5514, ge=0, le=65535, description="UDP port of the syslog listener; 0 = no UDP."
+    )
+    syslog_tcp_port: int = Field(
+        5514, ge=0, le=65535, description="TCP port of the syslog listener; 0 = no TCP."
+    )
+    syslog_source: Literal["documents", "filings", "security"] = Field(
+        "security", description="The source the syslog messages' records belong to."
+    )
+    syslog_format: str = Field(
+        "", description="The format of every MSG; empty = CEF or JSON, detected per message."
+    )
+    syslog_agency: str = Field(
+        "", description="Agency code for records that name none (as ?agency= does over HTTP)."
+    )
+    syslog_max_frame_bytes: int = Field(
+        64 * 1024, ge=1024, description="Longest syslog message; a longer one is refused."
+    )
+    syslog_buffer_records: int = Field(
+        10_000,
+        ge=1,
+        description="Most messages held unacknowledged by the broker; when reached, TCP stops "
+        "reading and UDP drops (counted) until it drains to half.",
+    )
+    syslog_batch_records: int = Field(500, ge=1, description="Most messages in one batch.")
+    syslog_batch_ms: float = Field(
+        50.0, gt=0, description="Longest a message waits for its batch to fill."
+    )
+    syslog_backoff_max_s: float = Field(
+        30.0, gt=0, description="Longest backoff while the broker does not acknowledge."
+    )
+    syslog_drain_s: float = Field(
+        30.0, ge=0, description="On SIGTERM/SIGINT, longest wait to deliver what is held."
+    )
+    syslog_metrics_port: int = Field(0, description="The syslog listener's /metrics port; 0 = off.")
+
     fault_pause_at: Literal["", "mid_batch", "after_db_commit"] = Field(
         "",
         description="Testing only: the processor stops dead at this point of its first "
