@@ -22,6 +22,7 @@ import asyncio
 import json
 import os
 import platform
+import socket
 import sys
 import tempfile
 import time
@@ -245,6 +246,168 @@ async def measure_ingest_transports(
         except TimeoutError:
             process.kill()
     return out
+
+
+SYSLOG_CONNECTIONS = 4  # TCP connections sending at once, as HTTP has 4 requests in flight
+
+
+def _syslog_messages(records: list[tuple[str, dict[str, Any]]], count: int) -> list[bytes]:
+    """The security records as a relay forwards a JSON record (an RFC 5424 header, the
+    record as MSG), cycled to `count`: the listener takes one source, and the same
+    records as the HTTP rows keep the rows comparable (a record sent twice costs ingest
+    the same; the processor, not measured here, would store it once)."""
+    security = [
+        b"<14>1 - bench ioc - - - " + json.dumps(r, ensure_ascii=False).encode()
+        for source, r in records
+        if source == "security"
+    ]
+    return [security[i % len(security)] for i in range(count)]
+
+
+async def _syslog_counts(http: httpx.AsyncClient) -> dict[str, float]:
+    """The listener's counters, by `<metric>:<transport>[:<outcome>]`."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    out: dict[str, float] = {}
+    for family in text_string_to_metric_families((await http.get("/metrics")).text):
+        for sample in family.samples:
+            if sample.name.startswith("ioc_syslog_") and sample.name.endswith("_total"):
+                labels = ":".join(sample.labels[k] for k in ("transport", "outcome") if k in
+                                  sample.labels)  # fmt: skip
+                key = f"{sample.name}:{labels}"
+                out[key] = out.get(key, 0.0) + sample.value
+    return out
+
+
+async def measure_syslog_transports(
+    settings: Settings, records: list[tuple[str, dict[str, Any]]]
+) -> tuple[dict[str, float], dict[str, int]]:
+    """Records/s that `ioc syslog` (alone) has acknowledged by the broker, over TCP
+    (octet counting, SYSLOG_CONNECTIONS connections) and over UDP (one socket, sending as
+    fast as it can); and what became of the UDP datagrams: sent, read by the listener,
+    dropped by it (buffer full), delivered - the rest the kernel dropped before the
+    listener read them. Each rate is timed from the first send to the last record the
+    broker acknowledged."""
+    tcp_port, metrics_port = free_port(), free_port()
+    alone = settings.model_copy(
+        update={
+            "topic_prefix": f"{settings.topic_prefix}.syslog",
+            "log_level": "WARNING",
+            "syslog_tcp_port": tcp_port,
+            "syslog_udp_port": tcp_port,
+            "syslog_metrics_port": metrics_port,
+        }
+    )
+    await ensure_topics(alone)
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("IOC_")},
+           **alone.environment()}  # fmt: skip
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "ioc", "syslog", env=env, preexec_fn=kill_with_parent()
+    )
+    messages = _syslog_messages(records, len(records))
+    count = len(messages)
+    out: dict[str, float] = {}
+    try:
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{metrics_port}", timeout=10
+        ) as http:
+            for _ in range(600):
+                try:
+                    await _syslog_counts(http)
+                    break
+                except httpx.HTTPError:
+                    await asyncio.sleep(0.1)
+            streams = [
+                b"".join(b"%d %s" % (len(m), m) for m in messages[i::SYSLOG_CONNECTIONS])
+                for i in range(SYSLOG_CONNECTIONS)
+            ]
+
+            async def send(stream: bytes) -> None:
+                _, writer = await asyncio.open_connection("127.0.0.1", tcp_port)
+                writer.write(stream)
+                await writer.drain()
+                writer.close()
+                await writer.wait_closed()
+
+            before = await _syslog_counts(http)
+            started = time.perf_counter()
+            await asyncio.gather(*(send(stream) for stream in streams))
+            acked = await _syslog_until(http, "tcp", count, before)
+            out["syslog_tcp"] = acked["delivered"] / (acked["at"] - started)
+            if acked["delivered"] != count or acked["rejected"]:
+                raise RuntimeError(f"ioc syslog over TCP: {acked} of {count} records")
+            _say(f"ingest over syslog TCP: {out['syslog_tcp']:,.0f} records/s")
+
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            try:
+                sock.connect(("127.0.0.1", tcp_port))
+                before = await _syslog_counts(http)
+                started = time.perf_counter()
+                sent = 0
+                for message in messages:
+                    try:
+                        sock.send(message)
+                        sent += 1
+                    except OSError:  # refused by our own socket: not sent
+                        pass
+            finally:
+                sock.close()
+            acked = await _syslog_until(http, "udp", sent, before)
+            out["syslog_udp"] = acked["delivered"] / (acked["at"] - started)
+            udp = {
+                "sent": sent,
+                "read": int(acked["read"]),
+                "dropped_buffer_full": int(acked["dropped"]),
+                "delivered": int(acked["delivered"]),
+                "lost_in_kernel": sent - int(acked["read"]),
+            }
+            _say(
+                f"ingest over syslog UDP: {out['syslog_udp']:,.0f} records/s delivered; of "
+                f"{sent:,} datagrams sent, {udp['lost_in_kernel']:,} lost before the listener "
+                f"read them, {udp['dropped_buffer_full']:,} dropped by it (buffer full)"
+            )
+    finally:
+        process.terminate()
+        try:
+            await asyncio.wait_for(process.wait(), 45)
+        except TimeoutError:
+            process.kill()
+    return out, udp
+
+
+async def _syslog_until(
+    http: httpx.AsyncClient, transport: str, count: int, before: dict[str, float]
+) -> dict[str, float]:
+    """Wait until the listener has `count` records of `transport` acknowledged since
+    `before`, or (UDP loses some) until its counts stand still for 2 s; the figures and
+    when they last moved."""
+
+    def of(counts: dict[str, float], name: str, suffix: str = "") -> float:
+        key = f"ioc_syslog_{name}_total:{transport}{suffix}"
+        return counts.get(key, 0.0) - before.get(key, 0.0)
+
+    last: tuple[float, ...] = ()
+    moved = time.perf_counter()
+    deadline = moved + 180
+    while time.perf_counter() < deadline:
+        now = await _syslog_counts(http)
+        figures = {
+            "delivered": of(now, "records", ":accepted"),
+            "rejected": of(now, "records", ":rejected"),
+            "read": of(now, "messages"),
+            "dropped": of(now, "dropped"),
+        }
+        state = tuple(figures.values())
+        if state != last:
+            last, moved = state, time.perf_counter()
+        if figures["delivered"] + figures["rejected"] >= count or (
+            time.perf_counter() - moved > 2
+            and figures["read"] > 0
+            and figures["read"] == figures["delivered"] + figures["rejected"] + figures["dropped"]
+        ):
+            return {**figures, "at": moved}
+        await asyncio.sleep(0.05)
+    raise RuntimeError(f"ioc syslog over {transport}: {last} after 180 s")
 
 
 PHASES = ("idle", "decode", "write", "dead_letter", "announce", "commit")
@@ -531,6 +694,8 @@ async def _bench(events: int, workdir: Path, processors: int) -> dict[str, Any]:
         bare = await measure_bare_producer(settings, valid)
         _say(f"bare producer: {bare:,.0f} records/s")
         transports = await measure_ingest_transports(settings, records)
+        syslog, udp = await measure_syslog_transports(settings, records)
+        transports.update(syslog)
         pipeline = await measure_pipeline(settings, records, workdir, processors)
         return {
             "events": events,
@@ -542,6 +707,7 @@ async def _bench(events: int, workdir: Path, processors: int) -> dict[str, Any]:
             "bare_producer_eps": bare,
             "ingest_transport_eps": transports,
             "ingest_transport_ratio": {name: eps / bare for name, eps in transports.items()},
+            "syslog_udp": udp,
             "machine": machine(),
         }
     finally:
@@ -593,6 +759,9 @@ def run_bench(settings: Settings, *, events: int, as_json: bool, processors: int
             f"{name} {eps:,.0f} ({result['ingest_transport_ratio'][name]:.2f})"
             for name, eps in result["ingest_transport_eps"].items()
         ),
+        "            syslog UDP: {sent:,} datagrams sent as fast as one socket sends, "
+        "{lost_in_kernel:,} lost before the listener read them, {dropped_buffer_full:,} "
+        "dropped by it (buffer full), {delivered:,} delivered".format(**result["syslog_udp"]),
         f"  latency   ingest → stored at {result['steady_rate_eps']:,} ev/s: "
         f"p50 {result['latency_p50_ms']:,.1f} ms, p99 {result['latency_p99_ms']:,.1f} ms",
         f"            under saturation: p50 {result['saturated_latency_p50_ms']:,.1f} ms, "

@@ -4,8 +4,9 @@
     .venv/bin/python -m ioc bench --events 50000 --json > run2.json
     .venv/bin/python scripts/bench_table.py run1.json run2.json
 
-Prints the machine line, the throughput table and the processor-only breakdown, one row
-per run, from the figures as the bench printed them; nothing is typed by hand.
+Prints the machine line, the throughput table, the processor-only breakdown and ingest per
+transport, one row per run, from the figures as the bench printed them; nothing is typed
+by hand.
 """
 
 from __future__ import annotations
@@ -61,7 +62,37 @@ def table(runs: list[tuple[str, dict[str, Any]]]) -> str:
     for name, r in runs:
         cells = _pct(r["processor_phase_share"]) + _pct(r["processor_write_step_share"])
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {r['processor_cpu_share']:.2f} |")
+    lines += transports(runs)
     return "\n".join(lines)
+
+
+def transports(runs: list[tuple[str, dict[str, Any]]]) -> list[str]:
+    """Ingest alone per transport, against the bare producer of the same run; what became
+    of the UDP datagrams beside (runs from before syslog have no such figures)."""
+    names = list(runs[0][1].get("ingest_transport_eps", {}))
+    if not names:
+        return []
+    lines = [
+        "",
+        "Ingest alone, per transport: records/s acknowledged by the broker (ratio to a bare "
+        "aiokafka producer of the same run); syslog UDP sent as fast as one socket sends:",
+        "",
+        "| run | bare producer | " + " | ".join(names) + " | UDP sent / lost before read / "
+        "dropped (buffer full) / delivered |",
+        "|---" * (3 + len(names)) + "|",
+    ]
+    for name, r in runs:
+        eps, ratio = r.get("ingest_transport_eps", {}), r.get("ingest_transport_ratio", {})
+        cells = [f"{_n(eps[t])} ({ratio[t]:.2f})" if t in eps else "—" for t in names]
+        udp = r.get("syslog_udp")
+        fate = (
+            f"{_n(udp['sent'])} / {_n(udp['lost_in_kernel'])} / "
+            f"{_n(udp['dropped_buffer_full'])} / {_n(udp['delivered'])}" if udp else "—"
+        )  # fmt: skip
+        lines.append(
+            f"| {name} | {_n(r['bare_producer_eps'])} | " + " | ".join(cells) + f" | {fate} |"
+        )
+    return lines
 
 
 def main(paths: list[str]) -> int:

@@ -52,7 +52,14 @@ def test_bench_prints_one_json_object_with_the_contract_keys() -> None:
     assert result["processor_write_step_share"]["refold"] > 0
     # Ingest alone per transport, against a bare producer of the same run.
     transports = result["ingest_transport_eps"]
-    assert set(transports) == {"http_ndjson", "http_json_array"}
+    assert set(transports) == {"http_ndjson", "http_json_array", "syslog_tcp", "syslog_udp"}
     assert result["bare_producer_eps"] > 0 and all(eps > 0 for eps in transports.values())
     for name, ratio in result["ingest_transport_ratio"].items():
         assert ratio == pytest.approx(transports[name] / result["bare_producer_eps"])
+    # Syslog over UDP says what became of every datagram: read or lost before the
+    # listener read it; read, then delivered or dropped by the listener (buffer full).
+    udp = result["syslog_udp"]
+    assert udp["sent"] == 6000
+    assert udp["sent"] == udp["read"] + udp["lost_in_kernel"]
+    assert udp["read"] == udp["delivered"] + udp["dropped_buffer_full"]
+    assert "over syslog UDP" in done.stderr
