@@ -24,7 +24,8 @@ reason (`frame_too_long`, `bad_frame`, `bad_header`, `not_utf8`, `unknown_format
 
 **Batches and the buffer.** Messages are judged and published in batches of at most
 `IOC_SYSLOG_BATCH_RECORDS`, or what came within `IOC_SYSLOG_BATCH_MS` of a batch's
-first message. Everything received and not yet acknowledged by the broker counts
+first message; one publish is in flight at a time, so they arrive in order, and the
+batches that queued behind it go together in the next. Everything received and not yet acknowledged by the broker counts
 against `IOC_SYSLOG_BUFFER_RECORDS`. When that bound is reached - the broker is down,
 or messages come faster than they can be published - TCP connections stop reading (the
 senders' own buffers hold what they send next; TCP tells them to wait) and UDP
@@ -83,6 +84,10 @@ from ioc.fields import AgencyCode
 log = logging.getLogger(__name__)
 
 PUBLISH_TIMEOUT_S = 60.0  # the producer gives up by itself after its request timeout
+# One publish (one wait for the broker's acknowledgement) is in flight at a time, so that
+# batches arrive in order and a retry resends exactly what failed; what queued up behind
+# it goes in the next one, up to this many batches.
+PUBLISH_BATCHES = 10
 UDP_RECEIVE_BUFFER = 4 * 1024 * 1024  # asked of the kernel; it may grant less (rmem_max)
 
 # Why a message was refused: the dead letter's `reason` and the metric's label.
@@ -556,9 +561,11 @@ class SyslogListener:
     async def _send(self, *, until_stopped: bool, deadline: float | None = None) -> None:
         while True:
             if self._closed:
-                if not await self._publish(self._closed[0], deadline):
+                batches = self._waiting()
+                if not await self._publish(batches, deadline):
                     return
-                self._delivered(self._closed.popleft())
+                for _ in batches:
+                    self._delivered(self._closed.popleft())
                 continue
             if until_stopped and self._stopping.is_set():
                 return
@@ -576,16 +583,22 @@ class SyslogListener:
             except TimeoutError:
                 pass
 
-    async def _publish(self, batch: Batch, deadline: float | None) -> bool:
+    def _waiting(self) -> list[Batch]:
+        """The batches to publish next, in order: the oldest, and those queued behind it
+        up to PUBLISH_BATCHES batches - one publish, one wait for the broker, for all that
+        came while the previous one was in flight (or while the broker was away)."""
+        return [self._closed[i] for i in range(min(PUBLISH_BATCHES, len(self._closed)))]
+
+    async def _publish(self, batches: list[Batch], deadline: float | None) -> bool:
         """Publish until the broker acknowledged; False when stopped first (or the drain
         deadline passed)."""
-        if not batch.events and not batch.rejected:
+        events = [e for batch in batches for e in batch.events]
+        rejected = [r for batch in batches for r in batch.rejected]
+        if not events and not rejected:
             return True
         while True:
             try:
-                await asyncio.wait_for(
-                    self._sink.publish(batch.events, batch.rejected), PUBLISH_TIMEOUT_S
-                )
+                await asyncio.wait_for(self._sink.publish(events, rejected), PUBLISH_TIMEOUT_S)
                 break
             except (KafkaError, TimeoutError) as error:
                 delay, news = self._broker.failed("broker", self._clock())
