@@ -23,21 +23,21 @@ reason (`frame_too_long`, `bad_frame`, `bad_header`, `not_utf8`, `unknown_format
 `invalid_record`), and `ioc_syslog_refused_total{transport,reason}` moves.
 
 **Batches and the buffer.** Messages are judged and published in batches of at most
-`IOC_SYSLOG_BATCH_RECORDS`, or what came within `IOC_SYSLOG_BATCH_MS` of a batch's
-first message; one publish is in flight at a time, so they arrive in order, and the
-batches that queued behind it go together in the next. Everything received and not yet acknowledged by the broker counts
-against `IOC_SYSLOG_BUFFER_RECORDS`. When that bound is reached - the broker is down,
-or messages come faster than they can be published - TCP connections stop reading (the
-senders' own buffers hold what they send next; TCP tells them to wait) and UDP
-messages are dropped and counted (`ioc_syslog_dropped_total`: UDP cannot be told to
-wait), until the buffer has drained to half. One log line when TCP stops reading,
-one at the first UDP drop, one when it is over, never one per message. Batches the
-broker does not acknowledge are retried with backoff (1 s doubling, at most
-`IOC_SYSLOG_BACKOFF_MAX_S`) and delivered in order once it is back; a batch retried
-after a partial send may put some records twice, which the processor de-duplicates by
-event id. On SIGTERM/SIGINT the listener stops taking messages, frames what its
-connections had already read, and delivers everything it holds (for at most
-`IOC_SYSLOG_DRAIN_S`, then says how many records it could not deliver).
+`IOC_SYSLOG_BATCH_RECORDS`, or what came within `IOC_SYSLOG_BATCH_MS` of a batch's first
+message; one publish is in flight at a time, so they arrive in order, and the batches
+that queued behind it go together in the next. Everything received and not yet
+acknowledged by the broker counts against `IOC_SYSLOG_BUFFER_RECORDS`. When that bound
+is reached - the broker is down, or messages come faster than they can be published -
+TCP connections stop reading (the senders' own buffers hold what they send next; TCP
+tells them to wait) and UDP messages are dropped and counted
+(`ioc_syslog_dropped_total`: UDP cannot be told to wait), until the buffer has drained
+to half. One log line when TCP stops reading, one at the first UDP drop, one when it is
+over, never one per message. Batches the broker does not acknowledge are retried with
+backoff (1 s doubling, at most `IOC_SYSLOG_BACKOFF_MAX_S`) and delivered in order once
+it is back; a batch retried after a partial send may put some records twice, which the
+processor de-duplicates by event id. On SIGTERM/SIGINT the listener stops taking
+messages, frames what its connections had already read, and delivers everything it holds
+(for at most `IOC_SYSLOG_DRAIN_S`, then says how many records it could not deliver).
 
 The pure parts (a frame to a record, records to a batch) come first; `SyslogListener`
 is the I/O shell around them.
@@ -401,24 +401,28 @@ class SyslogListener:
     # -- the servers -----------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Bind the UDP and TCP ports that are on."""
+        """Bind the UDP and TCP ports that are on. Raises SyslogConfigError when a port
+        cannot be had (in use, or below 1024 without the right to it)."""
         loop = asyncio.get_running_loop()
         spec = self.spec
         if spec.tcp_port is not None:
-            self._tcp = await loop.create_server(
-                lambda: _TcpConnection(self), spec.host, spec.tcp_port, reuse_address=True
-            )
+            try:
+                self._tcp = await loop.create_server(
+                    lambda: _TcpConnection(self), spec.host, spec.tcp_port, reuse_address=True
+                )
+            except OSError as error:
+                raise _unbound("TCP", spec.host, spec.tcp_port, error) from None
         if spec.udp_port is not None:
             family = socket.AF_INET6 if ":" in spec.host else socket.AF_INET
             sock = socket.socket(family, socket.SOCK_DGRAM)
             try:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, UDP_RECEIVE_BUFFER)
                 sock.bind((spec.host, spec.udp_port))
-            except OSError:
+            except OSError as error:
                 sock.close()
                 if self._tcp is not None:
                     self._tcp.close()
-                raise
+                raise _unbound("UDP", spec.host, spec.udp_port, error) from None
             self._udp, _ = await loop.create_datagram_endpoint(
                 lambda: _Udp(self), sock=sock
             )  # fmt: skip
@@ -644,6 +648,21 @@ class SyslogListener:
         except TimeoutError:
             return True
         return False
+
+
+def _unbound(transport: str, host: str, port: int, error: OSError) -> SyslogConfigError:
+    what = error.strerror or str(error)
+    hint = (
+        "ports below 1024 need root or CAP_NET_BIND_SERVICE: use one above (5514)"
+        if port < 1024 and isinstance(error, PermissionError)
+        else "another process listens there, or the address is not this machine's"
+    )
+    variable = f"IOC_SYSLOG_{transport}_PORT"
+    return SyslogConfigError(
+        f"cannot listen on {transport} {host}:{port} ({what}): {hint}; set {variable} "
+        f"(--{transport.lower()}-port) to a free port, 0 for no {transport}, or "
+        "IOC_SYSLOG_HOST (--host)"
+    )
 
 
 class _Udp(asyncio.DatagramProtocol):

@@ -638,7 +638,11 @@ def cmd_syslog(args: argparse.Namespace) -> int:
             f"is no {settings.runtime_file.absolute()}.\n  Set it, or start `ioc up` first; "
             f"--data-dir DIR or IOC_DATA_DIR (default .ioc) says where its runtime.json is."
         )
-    asyncio.run(run_syslog(settings))
+    try:
+        asyncio.run(run_syslog(settings))
+    except SyslogConfigError as error:  # a port it cannot listen on
+        print(f"ioc syslog: {error}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -9,6 +9,7 @@ import asyncio
 import itertools
 import json
 import logging
+import socket
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -427,6 +428,22 @@ def test_help_says_what_ioc_syslog_needs(capsys: pytest.CaptureFixture[str]) -> 
     for needed in ("Needs:", "IOC_KAFKA_BOOTSTRAP", "no database, no ingest token",
                    "runtime.json", "octet counting", "IOC_SYSLOG_BUFFER_RECORDS"):  # fmt: skip
         assert needed in text, needed
+
+
+async def test_a_port_it_cannot_have_is_refused_with_what_to_set() -> None:
+    taken = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    try:
+        port = taken.getsockname()[1]
+        listener = SyslogListener(SyslogSpec(tcp_port=port, udp_port=None), FlakyBroker(0))
+        with pytest.raises(SyslogConfigError) as refused:
+            await listener.start()
+    finally:
+        taken.close()
+    said = str(refused.value)
+    assert f"cannot listen on TCP 127.0.0.1:{port}" in said, said
+    assert "IOC_SYSLOG_TCP_PORT (--tcp-port)" in said and "0 for no TCP" in said
 
 
 # --- the buffer: backpressure on a fake broker ----------------------------------------------
