@@ -43,8 +43,11 @@ Ids, validity, ordering and determinism are the same in both paces; the pace is 
 what a seed determines. `occurred_at` always advances by `mean_gap_ms` per record on
 average, so a paced sender keeps it on the wall clock in either pace.
 
-Not modelled (on purpose, to keep the mix steady): office hours and lunar holidays; the
-load is the same day and night.
+Appointments count working days in the working calendar (`ioc.working_time`: weekends,
+Vietnam's public holidays with Tết, each year's announced days off; `ioc simulate`
+passes the one IOC_WORKING_TIME_FILE names). Not modelled (on purpose, to keep the mix
+steady): office hours for the load itself, which is the same day and night, working day
+or not.
 """
 
 from __future__ import annotations
@@ -54,10 +57,12 @@ import math
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from functools import lru_cache
 from itertools import islice
 from typing import Any, Literal
+
+from ioc.working_time import WorkingCalendar
 
 VN_TZ = timezone(timedelta(hours=7))
 """Asia/Ho_Chi_Minh as a fixed offset (Vietnam has no DST), so no tz database is read."""
@@ -258,38 +263,25 @@ _ALERT_HANDLING: dict[str, tuple[float, float, float, float, float]] = {
     "low": (0.45, 180, 0.25, 0.75, 480),
 }
 
-# Fixed-date public holidays (month, day); Tết and Hùng Kings' day follow the lunar
-# calendar and belong in configuration.
-_HOLIDAYS: frozenset[tuple[int, int]] = frozenset({(1, 1), (4, 30), (5, 1), (9, 1), (9, 2)})
-_CLOSE_OF_BUSINESS = time(17, 0)
 _MINUTE = 60_000
 
 
-def _is_working_day(day: date) -> bool:
-    return day.weekday() < 5 and (day.month, day.day) not in _HOLIDAYS
+@lru_cache(maxsize=1)
+def _shipped_calendar() -> WorkingCalendar:
+    return WorkingCalendar.load()
 
 
-def due_after(moment: datetime, working_days: int) -> datetime:
-    """The appointment (NgayHenTra): 17:00 local on the N-th working day after receipt.
+def due_after(
+    moment: datetime, working_days: int, calendar: WorkingCalendar | None = None
+) -> datetime:
+    """The appointment (NgayHenTra): close of business (17:00 local) on the N-th working
+    day after the day the filing counts in, in `calendar` (None: the shipped one).
 
     A filing received after 17:00 or on a day off counts from the next working day,
-    and 0 days means "the same working day".
+    and 0 days means "the same working day" (`WorkingCalendar.end_of_working_day`).
     """
-    local = moment.astimezone(VN_TZ)
-    return _due_day(local.date(), local.time() >= _CLOSE_OF_BUSINESS, working_days)
-
-
-@lru_cache(maxsize=1024)
-def _due_day(day: date, after_close: bool, working_days: int) -> datetime:
-    if after_close or not _is_working_day(day):
-        day += timedelta(days=1)
-        while not _is_working_day(day):
-            day += timedelta(days=1)
-    for _ in range(working_days):
-        day += timedelta(days=1)
-        while not _is_working_day(day):
-            day += timedelta(days=1)
-    return datetime.combine(day, _CLOSE_OF_BUSINESS, VN_TZ)
+    cal = calendar or _shipped_calendar()
+    return cal.end_of_working_day(moment, working_days).astimezone(cal.tz)
 
 
 def _pick(rng: random.Random, weighted: tuple[tuple[str, float], ...]) -> str:
@@ -344,6 +336,7 @@ class _Simulation:
         start: datetime,
         mean_gap_ms: float = MEAN_GAP_MS,
         pace: Pace = "realistic",
+        calendar: WorkingCalendar | None = None,
     ) -> None:
         if mean_gap_ms <= 0:
             raise ValueError("mean_gap_ms must be > 0")
@@ -351,6 +344,7 @@ class _Simulation:
             raise ValueError(f"pace must be one of {', '.join(PACES)}, not {pace!r}")
         self.mean_gap_ms = mean_gap_ms
         self.demo = pace == "demo"
+        self.calendar = calendar or _shipped_calendar()
         self.scale = 1 / DEMO_SPEEDUP if self.demo else 1.0
         if start.tzinfo is None or start.utcoffset() is None:
             raise ValueError("start must be timezone-aware (e.g. +07:00)")
@@ -465,7 +459,7 @@ class _Simulation:
             "channel": channel,
             "full_online": full_online,
             "received_at": self._iso(clock),
-            "due_at": due_after(received, procedure.days).isoformat(),
+            "due_at": due_after(received, procedure.days, self.calendar).isoformat(),
             "fee_vnd": fee,
             "paid_online": paid_online,
             "digitised": rng.random() < 0.85,
@@ -593,7 +587,7 @@ class _Simulation:
             if self.demo and rng.random() < 1 / 3:  # due minutes after it was opened
                 due = self._at(_whole_minute(clock + days * _MINUTE // 2))
             else:
-                due = due_after(self._at(clock), days)
+                due = due_after(self._at(clock), days, self.calendar)
             payload["due_at"] = due.isoformat()
         return _Entity(payload, steps)
 
@@ -660,16 +654,22 @@ class _Simulation:
 
 
 def stream(
-    seed: int, start: datetime, mean_gap_ms: float = MEAN_GAP_MS, pace: Pace = "realistic"
+    seed: int,
+    start: datetime,
+    mean_gap_ms: float = MEAN_GAP_MS,
+    pace: Pace = "realistic",
+    calendar: WorkingCalendar | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Unbounded records from `start` on, deterministic for (seed, start, mean_gap_ms, pace).
+    """Unbounded records from `start` on, deterministic for (seed, start, mean_gap_ms,
+    pace, calendar).
 
     `mean_gap_ms` is the mean simulated time between records: a live sender at R
     records/s passes 1000/R so that `occurred_at` keeps pace with the wall clock.
     `pace` "demo" compresses lifecycles and deadlines into minutes (see the module).
+    `calendar` counts the working days of appointments (None: the shipped one).
     Memory stays bounded: only open entities are kept, one pending step each.
     """
-    return _Simulation(seed, start, mean_gap_ms, pace).run()
+    return _Simulation(seed, start, mean_gap_ms, pace, calendar).run()
 
 
 def generate(
@@ -678,11 +678,13 @@ def generate(
     start: datetime,
     mean_gap_ms: float = MEAN_GAP_MS,
     pace: Pace = "realistic",
+    calendar: WorkingCalendar | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Exactly `count` records; the same (seed, count, start, pace) gives the same records."""
+    """Exactly `count` records; the same (seed, count, start, pace, calendar) gives the
+    same records."""
     if count < 0:
         raise ValueError("count must be >= 0")
-    return islice(stream(seed, start, mean_gap_ms, pace), count)
+    return islice(stream(seed, start, mean_gap_ms, pace, calendar), count)
 
 
 __all__ = [

@@ -416,9 +416,11 @@ def _sending(args: argparse.Namespace) -> Settings:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
+    from ioc.clock import working_calendar
     from ioc.supervisor import Supervisor
 
     settings = _settings(args, api_host=args.host, api_port=args.port)
+    working_calendar(settings)  # a bad IOC_WORKING_TIME_FILE: say so now, start nothing
     return Supervisor(settings, simulate=not args.no_simulate, simulate_rate=args.rate).run()
 
 
@@ -439,10 +441,12 @@ def _serve(args: argparse.Namespace, *, with_api: bool) -> int:
 
 
 def cmd_process(args: argparse.Namespace) -> int:
+    from ioc.clock import working_calendar
     from ioc.db.migrate import pending_migrations
     from streams.processor import run_processor
 
     settings = _connected(args)
+    working_calendar(settings)  # a bad IOC_WORKING_TIME_FILE: say so before connecting
 
     async def main() -> int:
         import asyncpg
@@ -465,9 +469,11 @@ def cmd_process(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
+    from ioc.clock import clock_for, working_calendar
     from ioc.db.migrate import ensure_database, migrate
 
     settings = with_runtime(_settings(args))
+    calendar = working_calendar(settings)  # a rebuilt state counts in it
     if not settings.database_url:
         raise SystemExit(
             f"ioc migrate: IOC_DATABASE_URL not set and no running `ioc up` found: there is "
@@ -477,7 +483,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
     async def main() -> list[str]:
         await ensure_database(settings.database_url)
-        return await migrate(settings.database_url)
+        return await migrate(settings.database_url, clock_for(settings, calendar))
 
     applied = asyncio.run(main())
     print(f"applied: {', '.join(applied)}" if applied else "schema is up to date")
@@ -498,6 +504,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
     from ingestors.render import FormatChoice
     from ingestors.simulator import MEAN_GAP_MS, Pace, generate, stream
+    from ioc.clock import working_calendar
 
     try:
         choice = FormatChoice.parse(args.format)
@@ -508,12 +515,14 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             "ioc simulate: --format applies when sending; --out writes canonical NDJSON "
             "(leave out --out to send in the source systems' formats)"
         )
+    # Appointments count the working days of the calendar the processor judges with.
+    calendar = working_calendar(_settings(args))
     if args.out is not None:
         count = args.count or 1000
         start = _start_time(args.start, datetime.fromisoformat("2026-01-05T08:00:00+07:00"))
         pace: Pace = args.pace or "realistic"
         with args.out.open("w", encoding="utf-8") as out:
-            for record in generate(args.seed, count, start, pace=pace):
+            for record in generate(args.seed, count, start, pace=pace, calendar=calendar):
                 out.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
         print(f"wrote {count:,} records to {args.out}", file=sys.stderr)
         return 0
@@ -528,7 +537,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     # default here, so `ioc up`'s) fits whole lifecycles into minutes of it.
     pace = args.pace or "demo"
     gap = 1000 / args.rate if args.rate else MEAN_GAP_MS
-    records = stream(args.seed, start, gap, pace)
+    records = stream(args.seed, start, gap, pace, calendar)
     if args.count is not None:
         records = islice(records, args.count)
 
@@ -697,11 +706,17 @@ def _hint(error: Exception) -> str | None:
 
     from ingestors.client import IngestError
     from ioc.api.auth import TokenFileError
+    from ioc.clock import WorkingTimeFileError
 
     if isinstance(error, IngestError):
         return "the API refused the records or stayed unavailable: act on its answer above"
     if isinstance(error, TokenFileError):
         return "fix the file named by IOC_INGEST_TOKENS_FILE, or unset it (see the README)"
+    if isinstance(error, WorkingTimeFileError):
+        return (
+            "fix the file named by IOC_WORKING_TIME_FILE (ioc/reference/working_time.yaml "
+            "shows every key), or unset it for the shipped calendar"
+        )
     if isinstance(error, asyncpg.InvalidCatalogNameError):
         return "the database does not exist yet: `ioc migrate` creates it and its schema"
     if isinstance(

@@ -12,9 +12,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+import yaml
 
 from ioc.config import Settings
+
+if TYPE_CHECKING:
+    from ioc.working_time import WorkingCalendar
 
 
 class Calendar(Protocol):
@@ -56,29 +61,62 @@ class Clock:
 def wall_clock() -> Clock:
     """Now, on the wall calendar (every moment working time) and default thresholds.
 
-    What a test or `ioc migrate` uses; it under-states "at risk" (working time between
-    two moments is never more than wall time), and the processor's tick, which knows
-    the working calendar, turns the rest when they come due.
+    For tests that do not care about working time. It under-states "at risk" (working
+    time between two moments is never more than wall time) and counts a filing's
+    working-time resolution in wall time; every role judges with
+    `clock_for(settings, working_calendar(settings))` instead.
     """
     return Clock(now=datetime.now(UTC))
 
 
-def clock_for(settings: Settings, calendar: Calendar | None = None) -> Callable[[], Clock]:
-    """A clock factory with the configured thresholds: each call reads the time now."""
+def clock_for(
+    settings: Settings,
+    calendar: Calendar | None = None,
+    now: Callable[[], datetime] | None = None,
+) -> Callable[[], Clock]:
+    """A clock factory with the configured thresholds: each call reads the time now.
+
+    `calendar`: what the processes judge with is `working_calendar(settings)`; None is
+    the wall calendar. `now`: the time source, injected by tests (a fixed or a
+    hand-advanced moment); None reads the system clock."""
     cal = calendar or WallCalendar()
     at_risk = timedelta(hours=settings.at_risk_working_hours)
     ack = timedelta(minutes=settings.alert_ack_minutes)
+    read = now or (lambda: datetime.now(UTC))
 
-    def now() -> Clock:
-        return Clock(datetime.now(UTC), cal, at_risk_within=at_risk, ack_within=ack)
+    def clock() -> Clock:
+        return Clock(read(), cal, at_risk_within=at_risk, ack_within=ack)
 
-    return now
+    return clock
 
 
-def working_calendar(settings: Settings) -> Calendar:
-    """The working-time calendar the processes judge deadlines and silence with.
+class WorkingTimeFileError(ValueError):
+    """The working-time file cannot be used; the message says what to fix."""
 
-    The wall calendar until the working-time calendar (hours, weekends, Vietnamese
-    holidays) is wired in here; it understates "at risk" and overstates silence at
-    night, never the other way round for deadlines."""
-    return WallCalendar()
+
+def working_calendar(settings: Settings) -> WorkingCalendar:
+    """The working-time calendar the processes judge deadlines and silence with and
+    count working time in: `IOC_WORKING_TIME_FILE`, or the shipped
+    `ioc/reference/working_time.yaml` when it is unset or empty.
+
+    Raises `WorkingTimeFileError`, one line naming the file and what is wrong in it,
+    when the file cannot be read or used, so a role refuses to start rather than judge
+    with a calendar nobody configured."""
+    from ioc.working_time import WorkingCalendar
+
+    path = settings.working_time_file
+    where = f"IOC_WORKING_TIME_FILE {path}" if path else "ioc/reference/working_time.yaml"
+    try:
+        return WorkingCalendar.load(path)
+    except OSError as error:
+        raise WorkingTimeFileError(f"cannot read {where}: {error.strerror or error}") from None
+    except yaml.YAMLError as error:
+        raise WorkingTimeFileError(f"{where} is not valid YAML: {_one_line(error)}") from None
+    except (ValueError, TypeError, AttributeError) as error:
+        # ValueError: the loader's own checks; the others: a value of the wrong shape
+        # (`years:` a list, `hours:` a number) that the loader tried to walk.
+        raise WorkingTimeFileError(f"{where}: {_one_line(error)}") from None
+
+
+def _one_line(error: Exception) -> str:
+    return " ".join(str(error).split())

@@ -98,6 +98,12 @@ class Settings(BaseSettings):
         description="YAML of the province's agencies and procedures (names, levels, "
         "cadences); empty = the shipped example province.",
     )
+    working_time_file: Path | None = Field(
+        None,
+        description="YAML of the working time deadlines count in (working hours, weekend, "
+        "public holidays, each year's days off), like ioc/reference/working_time.yaml; "
+        "empty = that shipped file.",
+    )
     clock_tick_s: float = Field(
         30.0,
         gt=0,
@@ -206,6 +212,12 @@ class Settings(BaseSettings):
     @classmethod
     def _absolute(cls, value: Path) -> Path:
         return value.expanduser().resolve()
+
+    @field_validator("working_time_file", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        """An empty IOC_WORKING_TIME_FILE means the shipped file, not the directory '.'."""
+        return None if isinstance(value, str) and not value.strip() else value
 
     def with_ingest_token(self) -> tuple[Settings, bool]:
         """These settings with an ingest token, and whether it was generated just now.

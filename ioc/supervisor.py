@@ -31,6 +31,7 @@ from types import FrameType
 
 import httpx
 
+from ioc.clock import clock_for, working_calendar
 from ioc.config import Settings
 from ioc.db.migrate import ensure_database, migrate, with_database
 from ioc.embedded.broker import EmbeddedBroker
@@ -190,7 +191,8 @@ class Supervisor:
 
     async def _prepare(self, s: Settings) -> None:
         await ensure_database(s.database_url)
-        applied = await migrate(s.database_url)
+        # A state a migration rebuilds counts working time in the configured calendar.
+        applied = await migrate(s.database_url, clock_for(s, working_calendar(s)))
         if applied:
             log.info("applied migrations: %s", ", ".join(applied))
         created = await ensure_topics(s)

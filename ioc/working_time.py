@@ -123,6 +123,13 @@ class WorkingCalendar:
             last_end = _time_us(end)
         if self.tz.utcoffset(None) is None:
             raise ValueError("tz must be a fixed offset")
+        if self.country is not None and self.country not in holidays.list_supported_countries():
+            # Checked here: the package would only refuse it when a year is first built,
+            # in the middle of a batch.
+            raise ValueError(
+                f"holidays: {self.country!r} is not a country code of the `holidays` "
+                "package (e.g. VN), nor null"
+            )
         for year, override in self.overrides.items():
             every = override.days_off | override.not_days_off | override.working_days
             wrong = sorted(day for day in every if day.year != year)
@@ -154,7 +161,7 @@ class WorkingCalendar:
             text = Path(path).read_text(encoding="utf-8")
         data = yaml.safe_load(text) or {}
         if not isinstance(data, Mapping):
-            raise ValueError(f"{path or 'working_time.yaml'}: expected a mapping at the top")
+            raise ValueError("expected a mapping at the top (utc_offset, hours, weekend...)")
         return cls.from_mapping(data)
 
     @classmethod

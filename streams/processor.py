@@ -48,7 +48,7 @@ from aiokafka.errors import CommitFailedError, KafkaError
 from aiokafka.structs import ConsumerRecord, TopicPartition
 from pydantic import ValidationError
 
-from ioc.clock import clock_for
+from ioc.clock import Clock, clock_for, working_calendar
 from ioc.config import Settings
 from ioc.db import DATABASE_UNAVAILABLE, describe
 from ioc.db.dead_letters import SeenLetter, read_letter
@@ -154,9 +154,15 @@ class Processor:
         settings: Settings,
         writers: Sequence[Writer] = (),
         after_commit: Sequence[AfterCommit] = (),
+        clock: Callable[[], Clock] | None = None,
     ) -> None:
         """`writers` run inside each batch's transaction after the standard ones;
-        `after_commit` consumers hear of each written batch after the announcement."""
+        `after_commit` consumers hear of each written batch after the announcement.
+        `clock` gives the time now with the calendar and thresholds each batch and tick
+        are judged by: by default the system clock on the working calendar of the
+        settings (`IOC_WORKING_TIME_FILE`), so "at risk" is due within one working day
+        of working time and a filing's resolution is counted in working time; tests
+        pass a hand-set one."""
         self.settings = settings
         self._writers = (*WRITERS, *writers)
         self._after_commit: tuple[AfterCommit, ...] = (self._announce, *after_commit)
@@ -169,7 +175,7 @@ class Processor:
         self._drain_deadline: float | None = None
         self._fault_armed = bool(settings.fault_pause_at)
         self.progress = Progress()
-        self._clock = clock_for(settings)
+        self._clock = clock or clock_for(settings, working_calendar(settings))
         self.consumer: AIOKafkaConsumer | None = None
         self.producer: AIOKafkaProducer | None = None
         self.conn: asyncpg.Connection | None = None

@@ -7,11 +7,13 @@ two processes starting together apply each file once.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from importlib import resources
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
+from ioc.clock import Clock, wall_clock
 from ioc.db import Conn
 
 log = logging.getLogger(__name__)
@@ -45,8 +47,13 @@ async def pending_migrations(conn: Conn) -> list[str]:
     return [version for version, _ in available_migrations() if version not in done]
 
 
-async def migrate(database_url: str) -> list[str]:
-    """Apply what is pending; returns the versions applied now."""
+async def migrate(database_url: str, clock: Callable[[], Clock] | None = None) -> list[str]:
+    """Apply what is pending; returns the versions applied now.
+
+    A state or rollup table a migration left empty is rebuilt from the raw events,
+    folded and judged with `clock` - the roles pass `clock_for(settings,
+    working_calendar(settings))`, so working time is counted in the configured
+    calendar; None is the wall clock, for tests that do not care."""
     conn = await asyncpg.connect(database_url)
     try:
         await conn.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
@@ -65,7 +72,7 @@ async def migrate(database_url: str) -> list[str]:
                     )
                 applied.append(version)
             if applied:
-                await _rebuild_empty_states(conn)
+                await _rebuild_empty_states(conn, clock or wall_clock)
             return applied
         finally:
             await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
@@ -73,9 +80,8 @@ async def migrate(database_url: str) -> list[str]:
         await conn.close()
 
 
-async def _rebuild_empty_states(conn: asyncpg.Connection) -> None:
+async def _rebuild_empty_states(conn: asyncpg.Connection, clock: Callable[[], Clock]) -> None:
     """Refold every entity when a migration left its state or rollup table empty."""
-    from ioc.clock import wall_clock
     from ioc.db.state import refold_all
     from ioc.domains import DOMAINS
 
@@ -86,7 +92,7 @@ async def _rebuild_empty_states(conn: asyncpg.Connection) -> None:
                     # From scratch: the rollup must not keep what the old states gave it.
                     await conn.execute(f"TRUNCATE {domain.state_table}, {domain.rollup.table}")
                     await conn.execute("DELETE FROM current_totals WHERE source = $1", source)
-                    await refold_all(conn, source, wall_clock())
+                    await refold_all(conn, source, clock())
                 break
 
 

@@ -1,7 +1,8 @@
 """Entity state in the database, worked out from the domain declarations alone.
 
 `refold` reads every stored event of the given entities, folds each entity's history
-with its domain's pure `fold`, upserts the result and moves the entities'
+with its domain's pure `fold` (in the working calendar of the clock it is given, the
+same one the clock fields are judged with), upserts the result and moves the entities'
 contributions in the domain's rollup from their old state to the new; the SQL (columns, types, the
 upsert) is generated from the domain's state dataclass, so no column list is written
 twice. Runs inside the caller's transaction: the processor calls it for the entities a
@@ -175,7 +176,7 @@ async def refold(
             )
         histories.update((entity_id, tuple(events)) for entity_id, events in read.items())
     states = [
-        domain.timed(domain.fold(entity_id, histories[entity_id]), clock)
+        domain.timed(domain.fold(entity_id, histories[entity_id], clock.calendar), clock)
         for entity_id in ids
         if histories.get(entity_id)
     ]

@@ -4,7 +4,8 @@ A domain (filings, documents, security) is one module that says: its payload mod
 which payload field names the entity, its event types, which of them create an entity
 and what creating needs (a later status update may omit the rest), its state (a
 frozen dataclass whose fields are the columns of its state table), and its fold - the
-pure function from all of one entity's stored events to that state. The processor's
+pure function from all of one entity's stored events (and the working-time calendar,
+passed in, for what is counted in working time) to that state. The processor's
 writer and the API's readers take everything else (columns, SQL types, the upsert)
 from these declarations, so a new domain is one new module.
 
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from ioc.clock import Clock
+from ioc.clock import Calendar, Clock
 from ioc.fields import Strict
 
 
@@ -188,7 +189,10 @@ class Domain:
     required_to_create: tuple[str, ...]  # payload fields a creating event must carry
     state_type: type  # a frozen dataclass; its fields are the state table's columns
     state_table: str
-    fold: Callable[[str, Sequence[StoredEvent]], Any]  # entity id, events in order -> state
+    # (entity id, events in order, working calendar) -> state. The calendar is an
+    # argument, so the fold stays pure: what counts working time (a filing's 766
+    # resolution time) counts it in the calendar of the clock the caller judges with.
+    fold: Callable[[str, Sequence[StoredEvent], Calendar], Any]
     rollup: Rollup
     # What the clock adds: `timed(state, clock)` sets the state's clock fields (e.g.
     # overdue) for the time now; `tick_where` selects, in SQL over the state table, the

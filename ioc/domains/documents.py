@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Literal
 
-from ioc.clock import Clock
+from ioc.clock import Calendar, Clock
 from ioc.domains.base import (
     Contribution,
     Domain,
@@ -82,7 +82,9 @@ class DocumentState:
     flags: tuple[str, ...]
 
 
-def fold(document_id: str, events: Sequence[StoredEvent]) -> DocumentState:
+def fold(document_id: str, events: Sequence[StoredEvent], calendar: Calendar) -> DocumentState:
+    """The state of a document from all its events, in order. `calendar` is not used: no
+    measure of a document counts working time (yet)."""
     flags: list[Flag] = []
     received_at = first_at(events, "received")
     done_at = first_at(events, "done")

@@ -14,6 +14,15 @@ The verdict is indicator 2.1 of Decision 766/QĐ-TTg:
   with the reference data; until then it is `no_due_date` and the filing is flagged;
 - not finished: `pending` (whether it is overdue is a question of the clock, not of
   the events).
+Resolution time, the mean the KPIs show: receipt to the processing end less the
+supplement waits, kept twice - in wall time (`resolution_s`) and in working time
+(`resolution_working_s`: only the working hours of working days count, in the
+receipt-to-end span and in each wait alike). Working time needs the working calendar;
+the fold takes it as an argument (the clock's, see `ioc.db.state.refold`) rather than
+the writer adding it afterwards, so the state stays one pure function of the events and
+the calendar, and a refold from the raw events with the same calendar gives the same
+row. A finished filing keeps the working time of the calendar it was last folded
+with: a day off announced after the fact reaches it when it is folded again.
 Withdrawn (decided here, DOMAIN.md leaves it open): a citizen's withdrawal ends the
 filing - it counts among received and finished filings, as 766 says - and is judged
 like any end: a withdrawal before the due date is on time (the agency was not late),
@@ -27,7 +36,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
 from typing import Literal
 
-from ioc.clock import Clock
+from ioc.clock import Calendar, Clock
 from ioc.domains.base import (
     Contribution,
     Domain,
@@ -103,6 +112,7 @@ class FilingState:
     processing_end_at: datetime | None
     verdict: str
     resolution_s: float | None  # effective end - received, paused time excluded
+    resolution_working_s: float | None  # the same in working time (the calendar's)
     overdue: bool  # open and past its due time (clock)
     at_risk: bool  # open, not overdue, due within the at-risk window of working time (clock)
     events: int
@@ -130,8 +140,28 @@ def judge(end: datetime | None, paused_s: float, requests: int, due: datetime | 
     return "early" if _local_day(effective) < _local_day(due) else "on_time"
 
 
-def fold(filing_id: str, events: Sequence[StoredEvent]) -> FilingState:
-    """The state of one filing from all its events, in `(occurred_at, event_id)` order."""
+def working_resolution(
+    received: datetime | None,
+    end: datetime | None,
+    pauses: Sequence[tuple[datetime, datetime]],
+    calendar: Calendar,
+) -> timedelta | None:
+    """Working time from receipt to the processing end, less the working time of each
+    wait for the citizen (a wait is counted from the receipt on, never before it).
+
+    Friday 16:30 to Monday 08:00 is 1.5 h (16:30-17:00 and 07:00-08:00); a wait from
+    Monday 09:00 to Tuesday 09:00 takes a whole working day (8 h) out."""
+    if received is None or end is None:
+        return None
+    worked = calendar.working_time_between(received, end)
+    for start, stop in pauses:
+        worked -= calendar.working_time_between(max(start, received), max(stop, received))
+    return worked
+
+
+def fold(filing_id: str, events: Sequence[StoredEvent], calendar: Calendar) -> FilingState:
+    """The state of one filing from all its events, in `(occurred_at, event_id)` order;
+    working time counted in `calendar`."""
     flags: list[Flag] = []
     receipts = [e for e in events if e.type == "received"]
     received_at = instant(latest(events, "received_at")) or first_at(events, "received")
@@ -141,7 +171,7 @@ def fold(filing_id: str, events: Sequence[StoredEvent]) -> FilingState:
 
     requests = 0
     open_since: datetime | None = None
-    paused = 0.0
+    pauses: list[tuple[datetime, datetime]] = []  # the waits for the citizen
     for event in events:
         if end is not None and event.occurred_at > end:
             break  # what happens after the end does not change the verdict
@@ -152,12 +182,13 @@ def fold(filing_id: str, events: Sequence[StoredEvent]) -> FilingState:
             if open_since is None:
                 flags.append(Flag("supplemented_without_request", event.event_id))
             else:
-                paused += (event.occurred_at - open_since).total_seconds()
+                pauses.append((open_since, event.occurred_at))
                 open_since = None
     if end is not None and open_since is not None:
         # Ended while waiting for the citizen: the wait until the end is not counted.
-        paused += (end - open_since).total_seconds()
+        pauses.append((open_since, end))
         open_since = None
+    paused = sum(((stop - start).total_seconds() for start, stop in pauses), 0.0)
 
     if not receipts:
         flags.append(Flag("no_receipt", f"first event is {events[0].type!r}, not 'received'"))
@@ -175,6 +206,7 @@ def fold(filing_id: str, events: Sequence[StoredEvent]) -> FilingState:
     if verdict == "no_due_date":
         flags.append(Flag("no_due_date", "finished without a due date"))
     resolution = seconds(received_at, end)
+    working = working_resolution(received_at, end, pauses, calendar)
     last = events[-1]
     return FilingState(
         filing_id=filing_id,
@@ -196,6 +228,7 @@ def fold(filing_id: str, events: Sequence[StoredEvent]) -> FilingState:
         processing_end_at=end,
         verdict=verdict,
         resolution_s=None if resolution is None else resolution - paused,
+        resolution_working_s=None if working is None else working.total_seconds(),
         overdue=False,
         at_risk=False,
         events=len(events),
@@ -245,6 +278,7 @@ def contribute(state: FilingState) -> Contribution:
         resolution_ms_sum=_ms(state.resolution_s) if finished else 0,
         resolved_count=finished and state.resolution_s is not None,
         flagged=bool(state.flags),
+        resolution_working_ms_sum=_ms(state.resolution_working_s) if finished else 0,
     )
 
 
@@ -256,6 +290,7 @@ ROLLUP = Rollup(
         "finished", "early", "on_time", "late", "no_due_date", "open", "waiting", "overdue",
         "at_risk",
         "supplement_requests", "resolution_ms_sum", "resolved_count", "flagged",
+        "resolution_working_ms_sum",
     ),
     contribute=contribute,
     current=("open", "overdue", "at_risk", "waiting"),

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 from ipaddress import IPv4Address, IPv6Address
 from typing import Literal
 
-from ioc.clock import Clock
+from ioc.clock import Calendar, Clock
 from ioc.domains.base import (
     Contribution,
     Domain,
@@ -84,7 +84,9 @@ class AlertState:
     flags: tuple[str, ...]
 
 
-def fold(alert_id: str, events: Sequence[StoredEvent]) -> AlertState:
+def fold(alert_id: str, events: Sequence[StoredEvent], calendar: Calendar) -> AlertState:
+    """The state of an alert from all its events, in order. `calendar` is not used: no
+    measure of an alert counts working time (yet)."""
     flags: list[Flag] = []
     raises = [e for e in events if e.type == "raised"]
     raised_at = raises[0].occurred_at if raises else None

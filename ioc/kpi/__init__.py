@@ -25,3 +25,7 @@ def mean(total: int, count: int, unit: float = 1.0) -> float | None:
 
 
 MS_PER_HOUR = 3_600_000
+MS_PER_WORKING_DAY = 8 * MS_PER_HOUR
+"""A working day of the KPIs: 8 working hours, the day of the deadline practice
+(07:00-11:30 and 13:30-17:00, the shipped calendar's). A working-time file with other
+hours changes what counts as working time, not this unit."""

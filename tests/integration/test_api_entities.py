@@ -4,7 +4,10 @@ pagination without duplicates or gaps, errors as problems, and the indexes the q
 
 One module-wide setup posts every record once through HTTP ingest and waits until the
 processor stored them; the tests only read. Due dates are relative to the real clock, far
-enough from every boundary (hours) that the seconds a run takes never move a filing.
+enough from every boundary (hours) that the seconds a run takes never move a filing. The
+processor judges "at risk" in working time (the shipped calendar), so an open filing that
+must not be at risk is due whole working days ahead, whatever night, weekend or Tết the
+run falls in.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from ioc.db import queries
 from ioc.db.migrate import ensure_database, migrate, with_database
 from ioc.domains import DOMAINS
 from ioc.kafka import ensure_topics
+from ioc.working_time import WorkingCalendar
 from tests.probes import event_totals
 from tests.roles import Role, start_api, start_role, wait_until
 
@@ -39,8 +43,15 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 _ids = itertools.count()
 
 
+CALENDAR = WorkingCalendar.load()  # what `ioc process` judges with here
+
+
 def _at(hours: float) -> str:
     return (NOW + timedelta(hours=hours)).isoformat()
+
+
+def _in_working_days(days: int) -> str:
+    return CALENDAR.add_working_time(NOW, CALENDAR.working_days(days)).isoformat()
 
 
 def _record(type_: str, hours: float, agency: str, **payload: Any) -> dict[str, Any]:
@@ -48,19 +59,19 @@ def _record(type_: str, hours: float, agency: str, **payload: Any) -> dict[str, 
             "agency": agency, "payload": payload}  # fmt: skip
 
 
-def _received(filing_id: str, hours: float, due: float | None, agency: str = A,
+def _received(filing_id: str, hours: float, due: float | str | None, agency: str = A,
               **extra: Any) -> dict[str, Any]:  # fmt: skip
     payload: dict[str, Any] = {"filing_id": filing_id, "procedure_code": "1.004227.000.00.00.H42",
                                "channel": "online", **extra}  # fmt: skip
     if due is not None:
-        payload["due_at"] = _at(due)
+        payload["due_at"] = due if isinstance(due, str) else _at(due)
     return _record("received", hours, agency, **payload)
 
 
 FILINGS = [
     _received("F-overdue", -72, -2, commune_code="26734"),
     _received("F-soon", -24, 3),
-    _received("F-later", -24, 120),
+    _received("F-later", -24, _in_working_days(10)),  # after F-waiting, never at risk
     _received("F-waiting", -48, 72),
     _record("supplement_requested", -1, A, filing_id="F-waiting"),
     _received("F-resolved", -72, -24),
@@ -70,7 +81,7 @@ FILINGS = [
 # Agency B: 23 open filings to page through - due dates with ties and 3 without one.
 PAGED = [f"P-{i:02d}" for i in range(23)]
 FILINGS += [
-    _received(pid, -(0.1 + i / 1000), None if i % 8 == 7 else 200 + (i // 3), agency=B)
+    _received(pid, -(0.1 + i / 1000), None if i % 8 == 7 else _in_working_days(20 + i // 3), B)
     for i, pid in enumerate(PAGED)
 ]
 DOCUMENTS = [

@@ -35,12 +35,14 @@ import pytest
 
 from ingestors.publisher import Publisher
 from ingestors.simulator import generate
+from ioc.clock import Clock
 from ioc.config import Settings
 from ioc.db.migrate import ensure_database, migrate, with_database
 from ioc.embedded.postgres import EmbeddedPostgres
 from ioc.embedded.process import free_port
 from ioc.events import Event, validate_event
 from ioc.kafka import ensure_topics, make_producer
+from ioc.working_time import WorkingCalendar
 from streams.batch import Incoming
 from streams.sink import DatabaseSink
 from tests.probes import committed_total, event_totals, state_tables, table_differences
@@ -55,6 +57,7 @@ SEED = 2026
 START = datetime.fromisoformat("2025-01-06T08:00:00+07:00")
 STAMP = datetime(2025, 1, 1, tzinfo=UTC)  # ingested_at of the reference run (not compared)
 OUTAGE_S = 30.0
+_CALENDAR = WorkingCalendar.load()  # what the processors here count working time in
 # Generous limits for a 2-core machine; each wait returns as soon as its condition holds.
 RUN_S = max(120.0, COUNT / 100)
 
@@ -86,7 +89,8 @@ async def _reference(server_url: str) -> Tables:
         await migrate(url)
         conn = await asyncpg.connect(url)
         try:
-            sink = DatabaseSink(conn)
+            # Judged and counted in the shipped working calendar, as `ioc process` does.
+            sink = DatabaseSink(conn, clock=lambda: Clock(datetime.now(UTC), _CALENDAR))
             events = _events()
             for start in range(0, len(events), 2000):
                 await sink.write(

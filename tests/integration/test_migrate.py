@@ -59,3 +59,42 @@ def test_migrate_applies_once_and_the_processor_refuses_an_unmigrated_database(
     assert first.stdout.strip() == f"applied: {', '.join(versions)}"
     again = _ioc(settings, "migrate")
     assert again.stdout.strip() == "schema is up to date"
+
+
+async def test_the_working_time_migration_rebuilds_filings_in_the_calendar_it_is_given(
+    settings: Settings,
+) -> None:
+    """A database from before 0009 (its filings stored without working time) gets the new
+    columns filled by `migrate`, which refolds the filings with the clock it is given."""
+    import asyncpg
+
+    from ioc.clock import clock_for, working_calendar
+    from ioc.db.migrate import migrate
+    from streams.sink import DatabaseSink
+    from tests.integration.test_sink import _batch
+    from tests.records import filing
+
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        # Received Sunday 22/11/2026 09:00, resolved at 09:40: no working time at all.
+        await DatabaseSink(conn).write(
+            _batch(
+                ("filings", filing("f1", "F-1")), ("filings", filing("f2", "F-1", "resolved", 40))
+            )
+        )
+        await conn.execute(
+            "ALTER TABLE filing_state DROP COLUMN resolution_working_s;"
+            "ALTER TABLE filing_day DROP COLUMN resolution_working_ms_sum;"
+            "DELETE FROM schema_migrations WHERE version = '0009_working_time_resolution'"
+        )
+        clock = clock_for(settings, working_calendar(settings))
+        assert await migrate(settings.database_url, clock) == ["0009_working_time_resolution"]
+        row = await conn.fetchrow("SELECT resolution_s, resolution_working_s FROM filing_state")
+        assert (row["resolution_s"], row["resolution_working_s"]) == (40 * 60, 0)
+        sums = await conn.fetchrow(
+            "SELECT sum(resolution_ms_sum) AS wall, sum(resolution_working_ms_sum) AS worked,"
+            " sum(resolved_count) AS n FROM filing_day"
+        )
+        assert (sums["wall"], sums["worked"], sums["n"]) == (40 * 60_000, 0, 1)
+    finally:
+        await conn.close()

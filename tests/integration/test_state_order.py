@@ -1,7 +1,9 @@
 """State is a fold of each entity's whole history: one set of events fed in order, in
 reverse and shuffled, in batches of different sizes and with redeliveries, into three
 fresh databases gives the same rows in every state, count and rollup table - and the
-rollups kept batch by batch equal a recount from the raw events."""
+rollups kept batch by batch equal a recount from the raw events. Everything is counted
+in the shipped working calendar, as `ioc process` does (filings' working-time
+resolution included)."""
 
 from __future__ import annotations
 
@@ -13,12 +15,13 @@ import asyncpg
 import pytest
 
 from ingestors.simulator import generate
-from ioc.clock import wall_clock
+from ioc.clock import Clock
 from ioc.config import Settings
 from ioc.db.migrate import ensure_database, migrate, with_database
 from ioc.db.state import refold_all
 from ioc.domains import DOMAINS
 from ioc.events import Event, validate_event
+from ioc.working_time import WorkingCalendar
 from streams.batch import Incoming
 from streams.sink import DatabaseSink
 
@@ -35,6 +38,11 @@ TABLES = {
 # exist depends on the path taken, so they are left out of every comparison.
 ROLLUPS = {d.rollup.table: d.rollup for d in DOMAINS.values()}
 STAMP = datetime(2026, 11, 24, tzinfo=UTC)
+CALENDAR = WorkingCalendar.load()
+
+
+def _clock() -> Clock:
+    return Clock(datetime.now(UTC), CALENDAR)
 
 
 def _events() -> list[Incoming]:
@@ -50,7 +58,7 @@ def _events() -> list[Incoming]:
 async def _feed(url: str, events: list[Incoming], rng: random.Random) -> dict[str, Any]:
     conn = await asyncpg.connect(url)
     try:
-        sink = DatabaseSink(conn)
+        sink = DatabaseSink(conn, clock=_clock)
         i = 0
         while i < len(events):
             size = rng.randint(1, 700)
@@ -118,13 +126,16 @@ async def test_rollups_kept_batch_by_batch_equal_a_full_recount(settings: Settin
         async with conn.transaction():
             for domain in DOMAINS.values():
                 await conn.execute(f"TRUNCATE {domain.state_table}, {domain.rollup.table}")
-                await refold_all(conn, domain.source, wall_clock())
+                await refold_all(conn, domain.source, _clock())
         recounted = await _tables(conn)
         # And one measure straight from the state, by SQL alone.
         open_filings = await conn.fetchval("SELECT count(*) FROM filing_state WHERE is_open")
         rolled_open = await conn.fetchval("SELECT sum(open) FROM filing_day")
         late = await conn.fetchval("SELECT count(*) FROM filing_state WHERE verdict = 'late'")
         rolled_late = await conn.fetchval("SELECT sum(late) FROM filing_day")
+        worked, wall = await conn.fetchrow(
+            "SELECT sum(resolution_working_ms_sum), sum(resolution_ms_sum) FROM filing_day"
+        )
     finally:
         await conn.close()
     # The sink folds from its history cache where it can; the recount reads every
@@ -132,3 +143,4 @@ async def test_rollups_kept_batch_by_batch_equal_a_full_recount(settings: Settin
     for table in [*ROLLUPS, *(d.state_table for d in DOMAINS.values())]:
         assert kept[table] == recounted[table], f"{table} drifted from a recount"
     assert open_filings == rolled_open and late == rolled_late and open_filings > 0
+    assert 0 < worked <= wall, "working time is counted, and never more than wall time"

@@ -12,13 +12,27 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ioc.clock import Clock
+from ioc.clock import Clock, WallCalendar
+from ioc.db.migrate import available_migrations
 from ioc.domains import DOMAINS
 from ioc.domains.base import StoredEvent, in_order
-from ioc.domains.documents import fold as fold_document
+from ioc.domains.documents import fold as _fold_document
 from ioc.domains.filings import TERMINAL
 from ioc.domains.filings import fold as fold_filing
-from ioc.domains.security import fold as fold_alert
+from ioc.domains.security import fold as _fold_alert
+from ioc.working_time import WorkingCalendar
+
+WALL = WallCalendar()  # for what does not care about working time
+CAL = WorkingCalendar.load()  # the shipped calendar
+
+
+def fold_document(document_id: str, events: list[StoredEvent]) -> Any:
+    return _fold_document(document_id, events, WALL)
+
+
+def fold_alert(alert_id: str, events: list[StoredEvent]) -> Any:
+    return _fold_alert(alert_id, events, WALL)
+
 
 T0 = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)  # Monday 08:00 in Vietnam
 AGENCY = "000.00.31.H42"
@@ -33,7 +47,7 @@ def _ev(event_id: str, type_: str, hours: float, **payload: Any) -> StoredEvent:
 
 
 def _filing(*events: StoredEvent) -> Any:
-    return fold_filing("F-1", in_order(events))
+    return fold_filing("F-1", in_order(events), WALL)
 
 
 DUE = _at(24 * 4 + 9).isoformat()  # Friday 17:00 in Vietnam
@@ -89,6 +103,35 @@ def test_a_later_event_without_a_field_keeps_it_and_a_later_value_wins() -> None
     )
     assert state.due_at == _at(24 * 6) and state.procedure_code == "P"
     assert _filing(RECEIVED, _ev("e1", "in_process", 1)).due_at == datetime.fromisoformat(DUE)
+
+
+def test_the_resolution_is_also_counted_in_working_time_waits_excluded() -> None:
+    # T0 is Monday 23/11/2026 08:00 in Vietnam; Tuesday 24/11 is a day off.
+    def working(*events: StoredEvent) -> float | None:
+        return fold_filing("F-1", in_order(events), CAL).resolution_working_s
+
+    received = _ev("e0", "received", 0, procedure_code="P", channel="online")
+    # Mon 08:00-11:30, 13:30-17:00 (7 h), Tuesday off, Wed 07:00-09:00 (2 h)
+    assert working(received, _ev("e1", "resolved", 49)) == 9 * 3600
+    # Withdrawn while waiting: the wait, Mon 16:00 to Wed 09:00 (1 h + 2 h), is not counted
+    assert (
+        working(received, _ev("e1", "supplement_requested", 8), _ev("e2", "withdrawn", 49))
+        == 6 * 3600
+    )
+    # A supplement asked for before the receipt time the payload says: counted from it.
+    late_receipt = _ev("e0", "received", 0, procedure_code="P", channel="online",
+                       received_at=_at(2).isoformat())  # fmt: skip
+    asked_before = working(
+        late_receipt, _ev("e1", "supplement_requested", 1), _ev("e2", "supplemented", 3),
+        _ev("e3", "resolved", 6.5),
+    )  # fmt: skip
+    # received 10:00, resolved 14:30: 10:00-11:30 and 13:30-14:30, less 10:00-11:00 of
+    # the wait asked for at 09:00 (09:00-10:00 is not taken out: it was never counted)
+    assert asked_before == 1.5 * 3600
+    assert working(received, _ev("e1", "in_process", 1)) is None, "open: not yet"
+    # On the wall calendar it is the wall-time resolution.
+    wall = _filing(received, _ev("e1", "supplement_requested", 8), _ev("e2", "resolved", 49))
+    assert wall.resolution_working_s == wall.resolution_s == 8 * 3600
 
 
 def test_withdrawn_before_the_due_date_is_on_time_and_closes_the_filing() -> None:
@@ -173,8 +216,8 @@ def test_a_filings_state_depends_on_its_events_not_on_their_arrival(
     ]
     arrived = list(events)
     rng.shuffle(arrived)
-    state = fold_filing("F-1", in_order(arrived))
-    assert state == fold_filing("F-1", in_order(events))
+    state = fold_filing("F-1", in_order(arrived), CAL)
+    assert state == fold_filing("F-1", in_order(events), CAL)
     assert state.events == len(events)
     assert state.is_open == (not any(e.type in TERMINAL for e in events))
     assert state.verdict in ("early", "on_time", "late", "pending", "no_due_date")
@@ -184,36 +227,69 @@ def test_a_filings_state_depends_on_its_events_not_on_their_arrival(
     if state.verdict in ("early", "on_time") and state.due_at and state.processing_end_at:
         effective = state.processing_end_at - timedelta(seconds=state.supplement_paused_s)
         assert effective <= state.due_at
+    # Working time: known exactly when the wall-time resolution is, and between nothing
+    # and the working time of the whole span (the waits only take time out).
+    assert (state.resolution_working_s is None) == (state.resolution_s is None)
+    end, received = state.processing_end_at, state.received_at
+    if state.resolution_working_s is not None and end >= received:
+        span = CAL.working_time_between(received, end).total_seconds()
+        assert 0 <= state.resolution_working_s <= span <= (end - received).total_seconds()
 
 
-_CREATE = re.compile(r"CREATE TABLE (\w+) \((.*?)\n\);", re.S)
+_STATEMENT = re.compile(
+    r"CREATE TABLE (?P<create>\w+) \((?P<body>.*?)\n\);"
+    r"|ALTER TABLE (?P<alter>\w+) ADD COLUMN (?P<column>[^;]+);"
+    r"|DROP TABLE (?P<drop>\w+);",
+    re.S,
+)
 
 
-def test_the_state_tables_of_the_migration_are_the_declared_ones() -> None:
-    sql = (resources.files("ioc.db") / "migrations" / "0003_entity_state.sql").read_text()
-    tables = {name: body for name, body in _CREATE.findall(sql)}
+def _column(line: str) -> tuple[str, str, bool]:
+    name, rest = line.strip().rstrip(",").split(None, 1)
+    sql_type = re.sub(r"PRIMARY KEY|NOT NULL|DEFAULT \S+", "", rest).strip()
+    return name, sql_type, "NOT NULL" not in rest
+
+
+def _schema() -> dict[str, list[tuple[str, str, bool]]]:
+    """Each table's columns (name, type, nullable) once every migration has run, in
+    the order the table has them (a column added later comes last)."""
+    tables: dict[str, list[tuple[str, str, bool]]] = {}
+    for _, sql in available_migrations():
+        for match in _STATEMENT.finditer(sql):
+            if match["create"]:
+                lines = [line for line in match["body"].strip().splitlines() if line.strip()]
+                tables[match["create"]] = [
+                    _column(line) for line in lines if not line.strip().startswith("PRIMARY KEY")
+                ]
+            elif match["alter"]:
+                tables[match["alter"]].append(_column(match["column"]))
+            else:
+                del tables[match["drop"]]
+    return tables
+
+
+def test_the_state_tables_of_the_migrations_are_the_declared_ones() -> None:
+    tables = _schema()
     for domain in DOMAINS.values():
-        declared = [
-            (c.name, c.sql_type, c.nullable or c.name == domain.entity_field)
+        declared = {
+            c.name: (c.sql_type, c.nullable or c.name == domain.entity_field)
             for c in domain.columns()
-        ]
-        in_sql = []
-        for line in tables[domain.state_table].strip().splitlines():
-            name, rest = line.strip().rstrip(",").split(None, 1)
-            sql_type = rest.replace("PRIMARY KEY", "").replace("NOT NULL", "").strip()
-            in_sql.append((name, sql_type, "NOT NULL" not in rest))
+        }
+        in_sql = {name: (sql_type, nullable) for name, sql_type, nullable in
+                  tables[domain.state_table]}  # fmt: skip
         assert in_sql == declared, domain.state_table
 
 
-def test_the_rollup_tables_of_the_migration_are_the_declared_ones() -> None:
+def test_the_rollup_tables_of_the_migrations_are_the_declared_ones() -> None:
     sql = (resources.files("ioc.db") / "migrations" / "0004_rollups.sql").read_text()
-    tables = {name: body for name, body in _CREATE.findall(sql)}
+    created = {name: body for name, body, *_ in _STATEMENT.findall(sql) if name}
+    tables = _schema()
     for domain in DOMAINS.values():
         rollup = domain.rollup
-        lines = [line.strip().rstrip(",") for line in tables[rollup.table].strip().splitlines()]
-        columns = [line.split()[0] for line in lines if not line.startswith("PRIMARY KEY")]
+        columns = [name for name, _, _ in tables[rollup.table]]
         assert columns == ["day", *rollup.dims, *rollup.measures], rollup.table
-        assert lines[-1] == f"PRIMARY KEY (day, {', '.join(rollup.dims)})"
+        last = created[rollup.table].strip().splitlines()[-1].strip()
+        assert last == f"PRIMARY KEY (day, {', '.join(rollup.dims)})"
 
 
 def test_every_contribution_names_exactly_the_declared_measures() -> None:

@@ -313,7 +313,10 @@ def test_security_alerts_are_mostly_low_and_medium(long_run: list[dict[str, Any]
         ("2026-01-09T18:00:00+07:00", 0, "2026-01-12T17:00:00+07:00"),  # after hours
         ("2026-01-09T09:00:00+07:00", 1, "2026-01-12T17:00:00+07:00"),  # over the weekend
         ("2026-01-10T09:00:00+07:00", 0, "2026-01-12T17:00:00+07:00"),  # Saturday
-        ("2026-08-31T10:00:00+07:00", 1, "2026-09-03T17:00:00+07:00"),  # National Day
+        # National Day: 2026's days off are 29/8 to 2/9, so Monday 31/8 counts from 3/9
+        ("2026-08-31T10:00:00+07:00", 1, "2026-09-04T17:00:00+07:00"),
+        ("2026-02-13T10:00:00+07:00", 1, "2026-02-23T17:00:00+07:00"),  # over Tết
+        ("2026-11-23T10:00:00+07:00", 1, "2026-11-25T17:00:00+07:00"),  # 24/11 off
         ("2026-01-05T03:00:00+00:00", 3, "2026-01-08T17:00:00+07:00"),  # UTC input
     ],
 )
@@ -321,6 +324,21 @@ def test_due_dates_count_working_days(received: str, days: int, due: str) -> Non
     result = due_after(datetime.fromisoformat(received), days)
     assert result == datetime.fromisoformat(due)
     assert result.utcoffset() == PLUS_7
+
+
+def test_due_dates_follow_the_calendar_they_are_given() -> None:
+    from ioc.working_time import WorkingCalendar
+
+    no_holidays = WorkingCalendar.from_mapping({"holidays": None})
+    received = datetime.fromisoformat("2026-08-31T10:00:00+07:00")
+    assert due_after(received, 1, no_holidays) == datetime.fromisoformat(
+        "2026-09-01T17:00:00+07:00"
+    )
+    start = datetime.fromisoformat("2026-08-27T08:00:00+07:00")
+    shipped = [r["payload"].get("due_at") for r in generate(3, 3000, start)]
+    other = [r["payload"].get("due_at") for r in generate(3, 3000, start, calendar=no_holidays)]
+    assert shipped == [r["payload"].get("due_at") for r in generate(3, 3000, start)]
+    assert shipped != other, "the days off of 2026's National Day move appointments"
 
 
 def test_the_mean_gap_sets_how_fast_simulated_time_runs() -> None:

@@ -222,6 +222,7 @@ def test_custom_hours_weekend_and_no_holidays() -> None:
         ({"utc_offset": 25200}, "quote"),
         ({"utc_offset": "UTC+7"}, r"\+HH:MM"),
         ({"holiday": "VN"}, "unknown keys"),
+        ({"holidays": "XX"}, "not a country code"),
         ({"years": {2026: {"days_off": ["2027-01-01"]}}}, "another year"),
         ({"years": {2026: {"day_off": ["2026-01-02"]}}}, "unknown keys"),
         (
