@@ -69,12 +69,20 @@ class IngestClient:
         return await self._post(source, body, headers, {})
 
     async def send_raw(
-        self, source: str, body: bytes, *, format: str, content_type: str
+        self,
+        source: str,
+        body: bytes,
+        *,
+        format: str,
+        content_type: str,
+        agency: str | None = None,
     ) -> IngestResult:
-        """Send a body as the source system wrote it, in the named ingest format."""
+        """Send a body as the source system wrote it, in the named ingest format; `agency`
+        the request's `?agency=` (the agency sending it, for records that need one)."""
         compressed = gzip.compress(body, 1)
         headers = {"Content-Type": content_type, "Content-Encoding": "gzip"}
-        return await self._post(source, compressed, headers, {"format": format})
+        params = {"format": format, **({"agency": agency} if agency else {})}
+        return await self._post(source, compressed, headers, params)
 
     async def _post(
         self, source: str, body: bytes, headers: dict[str, str], params: dict[str, str]

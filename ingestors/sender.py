@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ingestors.client import IngestClient, IngestResult
-from ingestors.render import Rendered, body
+from ingestors.render import Rendered, bodies
 from ioc.progress import Progress
 
 Record = dict[str, Any]
@@ -123,18 +123,28 @@ async def send_rendered(
 ) -> SendSummary:
     """Send `ingestors.render.Rendered` records: the canonical ones as `send_records` does,
     the others as their source system writes them (`IngestClient.send_raw`, `?format=`
-    naming the format), chunked per source and format."""
+    naming the format, `?agency=` when the record needs it), chunked per source, format and
+    agency; an edXML chunk goes one message per request, one after the other."""
 
     async def post(key: str, batch: list[Any]) -> IngestResult:
-        source, _, format = key.partition("/")
+        source, format, agency = key.split("/")
         if format == "canonical":
             return await client.send(source, batch)
-        data, content_type = body(format, batch)
-        return await client.send_raw(source, data, format=format, content_type=content_type)
+        total = IngestResult(0, 0, [])
+        offset = 0
+        for data, content_type in bodies(format, batch):
+            result = await client.send_raw(
+                source, data, format=format, content_type=content_type, agency=agency or None
+            )
+            total.accepted += result.accepted
+            total.rejected += result.rejected
+            total.errors += [(offset + index, errors) for index, errors in result.errors]
+            offset += result.accepted + result.rejected
+        return total
 
     return await send_records(
         client,
-        ((f"{r.source}/{r.format}", r.record) for r in records),
+        ((f"{r.source}/{r.format}/{r.agency or ''}", r.record) for r in records),
         label=label,
         total=total,
         rate=rate,

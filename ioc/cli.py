@@ -55,6 +55,14 @@ def build_parser() -> argparse.ArgumentParser:
     _common(up)
     up.add_argument("--no-simulate", action="store_true", help="do not run the simulator")
     up.add_argument("--rate", type=float, default=10.0, help="simulated events per second")
+    up.add_argument(
+        "--simulate-format",
+        default="native",
+        metavar="F",
+        help="what the simulator sends, as `ioc simulate --format` takes it (default native: "
+        "every source in its source system's format, so every ingest adapter is exercised; "
+        "canonical for canonical records only)",
+    )
 
     serve = sub.add_parser(
         "serve",
@@ -186,9 +194,11 @@ Needs:
         default="canonical",
         metavar="F",
         help="what the source systems send (when sending): canonical (default); native - "
-        "security alerts as Suricata EVE, Wazuh alerts, ECS alerts and CEF lines, their "
-        "acknowledgements and resolutions canonical; or a list of those formats with "
-        "shares, e.g. suricata=3,wazuh=1 (what no listed format can carry stays canonical)",
+        "filings as DVC sync records, documents as edXML messages and status packets, "
+        "security alerts as Suricata EVE, Wazuh alerts, ECS alerts and CEF lines (their "
+        "acknowledgements and resolutions canonical); or a list of those formats with "
+        "shares, e.g. dvc,edxml,suricata=3,wazuh=1 (a source none is listed for, and what "
+        "no listed format can carry, stays canonical)",
     )
     _common(simulate)
 
@@ -416,12 +426,22 @@ def _sending(args: argparse.Namespace) -> Settings:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
+    from ingestors.render import FormatChoice
     from ioc.clock import working_calendar
     from ioc.supervisor import Supervisor
 
+    try:
+        FormatChoice.parse(args.simulate_format)
+    except ValueError as error:
+        raise SystemExit(f"ioc up: --simulate-format: {error}") from None
     settings = _settings(args, api_host=args.host, api_port=args.port)
     working_calendar(settings)  # a bad IOC_WORKING_TIME_FILE: say so now, start nothing
-    return Supervisor(settings, simulate=not args.no_simulate, simulate_rate=args.rate).run()
+    return Supervisor(
+        settings,
+        simulate=not args.no_simulate,
+        simulate_rate=args.rate,
+        simulate_format=args.simulate_format,
+    ).run()
 
 
 def _serve(args: argparse.Namespace, *, with_api: bool) -> int:
@@ -546,7 +566,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             if not choice.canonical:
                 print(f"ioc simulate: formats {choice.describe()}", file=sys.stderr)
                 summary = await send_rendered(
-                    client, Natives(choice).stream(records), label="simulate",
+                    client, Natives(choice, pace).stream(records), label="simulate",
                     total=args.count, rate=args.rate,
                 )  # fmt: skip
                 return 0 if summary.ok else 1

@@ -95,6 +95,7 @@ class Supervisor:
     settings: Settings
     simulate: bool = True
     simulate_rate: float = 10.0
+    simulate_format: str = "native"  # `ioc simulate --format`: every adapter, end to end
     clock: Callable[[], float] = time.monotonic
     broker: EmbeddedBroker | None = None
     postgres: EmbeddedPostgres | None = None
@@ -174,12 +175,12 @@ class Supervisor:
         if self._stop_requested:
             return
         if self.simulate:
-            rate = str(self.simulate_rate)
+            rate, format = str(self.simulate_rate), self.simulate_format
             # A new seed for every start, so a restarted simulator sends new events.
             self._add(
                 "simulate",
                 lambda: ["simulate", "--seed", str(random.SystemRandom().randrange(1, 2**31)),
-                         "--rate", rate],
+                         "--rate", rate, "--format", format],
             )  # fmt: skip
         write_runtime(
             s.runtime_file,

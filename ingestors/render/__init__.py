@@ -1,19 +1,20 @@
 """Renderers: the simulator's canonical records written the way the source systems write them.
 
 Client-side code, for `ioc simulate --format`: it turns the simulator's canonical records
-(`ingestors.simulator`) into the bodies a Suricata sensor, a Wazuh manager, a CEF relay or
-Elastic Security would send, so that a running IOC exercises every ingest adapter end to
-end. The server side of ingest (`ingestors.formats`, `ingestors.pipeline`) never imports
-this package, and this package does not import it: the round-trip tests
+(`ingestors.simulator`) into the bodies a Suricata sensor, a Wazuh manager, a CEF relay,
+Elastic Security, a one-stop-shop system (the DVC filing sync record) or a document exchange
+system (edXML) would send, so that a running IOC exercises every ingest adapter end to end.
+The server side of ingest (`ingestors.formats`, `ingestors.pipeline`) never imports this
+package, and this package does not import it: the round-trip tests
 (`tests/unit/test_render.py`) render, then parse and map with the server's own formats, and
-check that what comes back is the simulator's event.
+check that what comes back is the simulator's events.
 
-One module per format (`suricata`, `wazuh`, `cef`, `ecs`), each a `Renderer`: the source it
-is for, which records it can carry, how it writes one, and the entity id the server
-derives from what it wrote (`alert_id`). `Natives` (below) decides per entity which format
-carries it, from the `--format` choice (`FormatChoice`).
+One module per format (`suricata`, `wazuh`, `cef`, `ecs`, `dvc`, `edxml`), each a
+`Renderer`: the source it is for, which records it can carry, how it writes one, and the
+entity id the server derives from what it wrote. `Natives` (below) decides per entity which
+format carries it, from the `--format` choice (`FormatChoice`).
 
-**Native formats carry detections only.** A Suricata EVE line, a Wazuh alert, a CEF event
+**Security formats carry detections only.** A Suricata EVE line, a Wazuh alert, a CEF event
 and an ECS alert each say that something fired; none says that an operator acknowledged
 or resolved it. So an alert's `raised` event is rendered natively, and its later
 `acknowledged` and `resolved` events are sent as canonical records carrying only the
@@ -23,8 +24,13 @@ resolved. Which format carries an alert is drawn from a hash of the simulator's 
 so a lifecycle event finds its alert's format and derived id without any state, and the
 same seed gives the same bodies.
 
-Filings (the DVC filing-sync record) and documents (edXML) are not rendered yet: they are
-sent canonically until those ingest formats exist.
+**Filings and documents follow their whole lifecycle natively.** A DVC record is a snapshot
+of the whole filing, so `dvc` renders each filing event as the filing after it, history and
+all (`ingestors/render/dvc.py`); `edxml` renders a sent document as its message header and
+the later steps at its receiver as status packets (`ingestors/render/edxml.py`), sending
+canonically only what edXML cannot say at the agency the simulator places it (see there).
+Both keep a little state per open entity, dropped when it closes, so a run's memory stays
+bounded. A paper document never travels over edXML and is sent canonically.
 """
 
 from __future__ import annotations
@@ -34,8 +40,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ingestors.render import cef, ecs, suricata, wazuh
-from ingestors.render.base import Renderer, fraction
+from ingestors.render import cef, dvc, ecs, edxml, suricata, wazuh
+from ingestors.render.base import IDLE, Record, Rendered, Renderer, Step, fraction
+from ingestors.simulator import DEMO_SPEEDUP, Pace
 from ioc.config import SOURCES
 
 __all__ = [
@@ -45,26 +52,31 @@ __all__ = [
     "Natives",
     "Rendered",
     "Renderer",
+    "bodies",
     "body",
 ]
 
 RENDERERS: dict[str, Renderer] = {
-    r.name: r for r in (suricata.RENDERER, wazuh.RENDERER, ecs.RENDERER, cef.RENDERER)
+    r.name: r
+    for r in (
+        suricata.RENDERER,
+        wazuh.RENDERER,
+        ecs.RENDERER,
+        cef.RENDERER,
+        dvc.RENDERER,
+        edxml.RENDERER,
+    )
 }
-NATIVE: dict[str, float] = {"suricata": 35, "wazuh": 30, "ecs": 20, "cef": 15}
-"""`--format native`: every format there is a renderer for, with these shares."""
-NOT_RENDERED = {"filings": "the DVC filing-sync record", "documents": "edXML"}
-"""Sources still sent canonically under `--format native`, and the format they would take."""
-
-
-@dataclass(frozen=True, slots=True)
-class Rendered:
-    """One record to send: to `source`, in `format` (`canonical` or a renderer's name);
-    `record` a JSON-ready dict, or a text line (CEF)."""
-
-    source: str
-    format: str
-    record: Any
+NATIVE: dict[str, float] = {
+    "suricata": 35,
+    "wazuh": 30,
+    "ecs": 20,
+    "cef": 15,
+    "dvc": 100,
+    "edxml": 100,
+}
+"""`--format native`: every format there is a renderer for, with these shares (shares count
+within a source: `dvc` and `edxml` are alone in theirs)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,9 +85,10 @@ class FormatChoice:
 
     Parsed from `--format`: `canonical` (none: everything canonical, the default),
     `native` (every renderer, `NATIVE`'s shares), or a comma-separated list of format
-    names, each with an optional `=share` (`suricata=3,wazuh=1`; default 1). A source with
-    no format listed stays canonical, and so does a record none of the listed formats can
-    carry (a critical alert when only `suricata` is listed: EVE has no critical)."""
+    names, each with an optional `=share` (`suricata=3,wazuh=1`, `dvc,edxml,suricata`;
+    default 1). A source with no format listed stays canonical, and so does a record none
+    of the listed formats can carry (a critical alert when only `suricata` is listed: EVE
+    has no critical; a paper document under `edxml`)."""
 
     shares: tuple[tuple[str, float], ...] = ()
 
@@ -118,22 +131,27 @@ class FormatChoice:
             shares = [(n, w) for n, w in self.shares if RENDERERS[n].source == source]
             total = sum(w for _, w in shares)
             used = ", ".join(f"{n} {w / total:.0%}" for n, w in shares) or "canonical"
-            if source in NOT_RENDERED and not shares and not self.canonical:
-                used += f" ({NOT_RENDERED[source]} not rendered yet)"
             parts.append(f"{source}: {used}")
         return "; ".join(parts)
 
 
 class Natives:
-    """Renders the simulator's records per a `FormatChoice`. Stateless: one record in, one
-    record out, in the same order (a bounded memory whatever the length of the run)."""
+    """Renders one run of the simulator's records per a `FormatChoice`: one record in, one
+    record out, in the same order. Security renderers are stateless; `dvc` and `edxml`
+    keep a little per open entity (its history, its promulgation date), dropped when it
+    closes, or once idle longer than any gap the simulator plans at `pace` (`IDLE`), so
+    memory stays bounded whatever the length of the run. One `Natives` per run: its records
+    must come in the simulator's order."""
 
-    def __init__(self, choice: FormatChoice) -> None:
+    def __init__(self, choice: FormatChoice, pace: Pace = "realistic") -> None:
         self.choice = choice
+        idle = IDLE / DEMO_SPEEDUP if pace == "demo" else IDLE
         self._by_source: dict[str, list[tuple[Renderer, float]]] = {}
+        self._writers: dict[str, Step] = {}
         for name, share in choice.shares:
             renderer = RENDERERS[name]
             self._by_source.setdefault(renderer.source, []).append((renderer, share))
+            self._writers[name] = renderer.writer(idle)
 
     def carrier(self, record: dict[str, Any]) -> Renderer | None:
         """The renderer that carries this record's entity; None when it goes canonical."""
@@ -153,20 +171,11 @@ class Natives:
                 return renderer
         return candidates[-1][0]
 
-    def render(self, record: dict[str, Any]) -> Rendered:
-        source = record["source"]
+    def render(self, record: Record) -> Rendered:
         renderer = self.carrier(record)
         if renderer is None:
-            return Rendered(source, "canonical", record)
-        if record["type"] in renderer.native_types:
-            return Rendered(source, renderer.name, renderer.render(record))
-        # A lifecycle step the native format cannot say: canonical, with the entity id the
-        # server derives from the native record, and nothing else of the payload (the
-        # native record said the rest; a later value would overwrite the server's).
-        key = renderer.entity_key
-        return Rendered(
-            source, "canonical", {**record, "payload": {key: renderer.entity_id(record)}}
-        )
+            return Rendered(record["source"], "canonical", record)
+        return self._writers[renderer.name](record)
 
     def stream(self, records: Iterable[dict[str, Any]]) -> Iterator[Rendered]:
         for record in records:
@@ -175,8 +184,21 @@ class Natives:
 
 def body(format: str, records: list[Any]) -> tuple[bytes, str]:
     """(body, content type) of one request carrying `records` in `format`: CEF one event
-    per line, the JSON formats as NDJSON."""
+    per line, DVC records as a JSON array (as a one-stop-shop system posts them), the other
+    JSON formats as NDJSON, edXML one message (a body is one XML document)."""
     if format == "cef":
         return ("\n".join(records) + "\n").encode(), "text/plain"
+    if format == "edxml":
+        [message] = records
+        return message.encode(), "application/xml"
+    if format == "dvc":
+        return json.dumps(records, ensure_ascii=False).encode(), "application/json"
     text = "\n".join(json.dumps(r, ensure_ascii=False) for r in records) + "\n"
     return text.encode(), "application/x-ndjson"
+
+
+def bodies(format: str, records: list[Any]) -> list[tuple[bytes, str]]:
+    """The requests that carry `records` in `format`: one per edXML message, else one."""
+    if format == "edxml":
+        return [body(format, [r]) for r in records]
+    return [body(format, records)]

@@ -1,18 +1,41 @@
-"""What the renderers share: the `Renderer` shape, stable numbers drawn from hashes, and the
-rule behind a simulated signature."""
+"""What the renderers share: the `Renderer` shape and what it gives back (`Rendered`), the
+open entities of a format that keeps state (`Open`), stable numbers drawn from hashes, the
+server's recipes for the ids it derives, and the rule behind a simulated signature."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 VN_TZ = timezone(timedelta(hours=7))
 
 Record = dict[str, Any]
+Step = Callable[[Record], "Rendered"]
+T = TypeVar("T")
+
+IDLE = timedelta(days=7)
+"""How long a stateful renderer keeps an entity no step came for, at the realistic pace: the
+simulator's longest planned gap between two steps of an entity is 6 days (a resolution;
+a filing's result is collected within 2 days of it, or never). `DEMO_SPEEDUP` times less
+at the demo pace, where every such gap is that many times shorter."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """One record to send: to `source`, in `format` (`canonical` or a renderer's name);
+    `record` a JSON-ready dict, or a text (a CEF line, an XML document); `agency` the
+    request's `?agency=` when the format needs it (an edXML message posted by a receiver)."""
+
+    source: str
+    format: str
+    record: Any
+    agency: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,13 +43,19 @@ class Renderer:
     """How one source system's format writes the simulator's records.
 
     - `source`: the ingest source it is for;
-    - `carries(payload)`: whether it can say this entity (EVE has no critical severity);
+    - `carries(payload)`: whether it can say this entity (EVE has no critical severity,
+      edXML no paper document);
     - `native_types`: the event types it writes natively (the others go canonical);
     - `render(record)`: the record as the source system writes it (a JSON-ready dict, or
-      a text line);
+      a text);
     - `entity_id(record)`: the entity id the server derives from what `render` wrote,
       by the rule the server documents for the format (the round-trip tests hold the
-      two together); `entity_key` the payload field that carries it.
+      two together); `entity_key` the payload field that carries it;
+    - `per_run(idle)`: for a format that follows an entity's whole lifecycle itself (the
+      DVC snapshot, edXML's header and status packets), a factory of one run's step
+      writer, which decides per record what to send and may keep state per open entity
+      (`Open`, with `idle`); None for the detection formats, whose steps
+      `detection_step` writes.
     """
 
     name: str
@@ -36,6 +65,62 @@ class Renderer:
     carries: Callable[[Record], bool]
     render: Callable[[Record], Any]
     entity_id: Callable[[Record], str]
+    per_run: Callable[[timedelta], Step] | None = None
+
+    def writer(self, idle: timedelta = IDLE) -> Step:
+        """A step writer for one run (one `Natives`)."""
+        if self.per_run is not None:
+            return self.per_run(idle)
+        return lambda record: detection_step(self, record)
+
+
+def detection_step(renderer: Renderer, record: Record) -> Rendered:
+    """A detection format's step: a native type as the source system writes it; a lifecycle
+    step it cannot say canonically, with the entity id the server derives from the native
+    record and nothing else of the payload (the native record said the rest; a later value
+    would overwrite the server's)."""
+    source = record["source"]
+    if record["type"] in renderer.native_types:
+        return Rendered(source, renderer.name, renderer.render(record))
+    key = renderer.entity_key
+    return Rendered(source, "canonical", {**record, "payload": {key: renderer.entity_id(record)}})
+
+
+class Open(Generic[T]):
+    """What a stateful renderer keeps per open entity, bounded: an entity is dropped when
+    its lifecycle closes (`close`), or once no step of it came for `idle` of simulated time
+    (one whose end the renderer cannot see, e.g. a result never collected) - longer than
+    any gap the simulator plans between two steps of an entity, so a dropped entity has no
+    step left to come."""
+
+    def __init__(self, idle: timedelta) -> None:
+        self.idle = idle
+        self._entries: OrderedDict[str, tuple[datetime, T]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def entries(self) -> list[tuple[str, datetime, T]]:
+        """(key, last touched, value) of what is kept, least recently touched first."""
+        return [(key, at, value) for key, (at, value) in self._entries.items()]
+
+    def get(self, key: str) -> T | None:
+        entry = self._entries.get(key)
+        return entry[1] if entry is not None else None
+
+    def put(self, key: str, value: T, at: datetime) -> None:
+        """Keep `value` for `key`, touched at `at` (records come in time order); drop the
+        entities idle since before `at - idle`."""
+        self._entries[key] = (at, value)
+        self._entries.move_to_end(key)
+        while self._entries:
+            first = next(iter(self._entries.values()))
+            if first[0] >= at - self.idle:
+                break
+            self._entries.popitem(last=False)
+
+    def close(self, key: str) -> None:
+        self._entries.pop(key, None)
 
 
 def digest(*parts: object) -> str:
@@ -47,6 +132,14 @@ def digest(*parts: object) -> str:
 
 def server_hash(*parts: object) -> str:
     return digest(*parts)[:16]
+
+
+def content_id(prefix: str, parts: list[str]) -> str:
+    """The event id the server derives from an event's content (`<prefix>-` + SHA-256 of
+    the parts as a compact JSON array, 32 hex digits): what `dvc` and `edxml` give their
+    events, so a record sent again is stored once."""
+    text = json.dumps(parts, ensure_ascii=False, separators=(",", ":"))
+    return f"{prefix}-{hashlib.sha256(text.encode()).hexdigest()[:32]}"
 
 
 def number(text: str, modulo: int) -> int:
@@ -104,3 +197,24 @@ def epoch_millis(when: datetime) -> int:
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def local_seconds(when: datetime) -> str:
+    """`20260105080001`: Vietnam time to the second (`yyyyMMddHHmmss`, as DVC writes dates;
+    the milliseconds are dropped)."""
+    return when.astimezone(VN_TZ).strftime("%Y%m%d%H%M%S")
+
+
+_FAMILY = ("Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Phan", "Võ", "Đặng", "Bùi", "Đỗ", "Hồ")
+_MIDDLE = ("Văn", "Thị", "Hữu", "Minh", "Thanh", "Đức", "Ngọc", "Quốc", "Thu", "Xuân")
+_GIVEN = ("An", "Bình", "Châu", "Dũng", "Giang", "Hà", "Hải", "Hương", "Khánh", "Lan",
+          "Linh", "Long", "Nam", "Phương", "Quang", "Sơn", "Tâm", "Thảo", "Trang", "Trung",
+          "Vinh")  # fmt: skip
+
+
+def person(key: str) -> str:
+    """A Vietnamese full name drawn from `key` (an applicant, an officer, a signer)."""
+    return " ".join(
+        names[number(f"{key}#{i}", len(names))]
+        for i, names in enumerate((_FAMILY, _MIDDLE, _GIVEN))
+    )

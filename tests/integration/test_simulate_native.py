@@ -1,6 +1,8 @@
 """`ioc simulate --format native` against a running API and processor: events of every
-security format are stored, alerts carry the ids the server derives from each format, and
-the acknowledgements and resolutions sent canonically open and close those same alerts."""
+format are stored; alerts carry the ids the server derives from each format, and the
+acknowledgements and resolutions sent canonically open and close those same alerts; filings
+sent as DVC snapshots and documents as edXML messages land once each on their topics and
+end in the states the simulator's own events give them."""
 
 from __future__ import annotations
 
@@ -16,10 +18,12 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from ingestors.render import NATIVE, FormatChoice, Natives
+from ingestors.render.base import VN_TZ
 from ingestors.simulator import generate
 from ioc.config import Settings
 from ioc.runtime import Runtime, write_runtime
 from tests.roles import start_api, start_role, wait_until
+from tests.unit.test_render import canonical, dvc_view, fold_all
 
 pytestmark = pytest.mark.integration
 
@@ -45,16 +49,65 @@ def _accepted_by_format(api_url: str) -> Counter[tuple[str, str, str]]:
     return counts
 
 
-def _alerts(api_url: str) -> dict[str, dict]:
+def _entities(api_url: str, kind: str, key: str) -> dict[str, dict]:
     found: dict[str, dict] = {}
     cursor = None
     while True:
         params = {"limit": "500", **({"cursor": cursor} if cursor else {})}
-        page = httpx.get(f"{api_url}/api/alerts", params=params).json()
-        found.update((a["alert_id"], a) for a in page["items"])
+        page = httpx.get(f"{api_url}/api/{kind}", params=params).json()
+        found.update((a[key], a) for a in page["items"])
         cursor = page["next_cursor"]
         if cursor is None:
             return found
+
+
+def _alerts(api_url: str) -> dict[str, dict]:
+    return _entities(api_url, "alerts", "alert_id")
+
+
+def _second(value: str | datetime | None) -> datetime | None:
+    """An instant (API text or a state's datetime) to the second, for comparing."""
+    if value is None:
+        return None
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.replace(microsecond=0)
+
+
+def _check_states(api_url: str, records: list[dict]) -> None:
+    """Filings and documents stored in the states the simulator's own events give them."""
+    # Filings as DVC can say them (to the second, no commune); every document is carried by
+    # edXML or, on paper, canonically (see ingestors.render.edxml for what edXML changes).
+    filings = fold_all("filings", [dvc_view(r) for r in records if r["source"] == "filings"])
+    stored = _entities(api_url, "filings", "filing_id")
+    assert set(stored) == set(filings)
+    verdicts: Counter[str] = Counter()
+    for filing_id, state in filings.items():
+        got = stored[filing_id]
+        for field in ("status", "is_open", "verdict", "supplement_requests", "channel",
+                      "procedure_code", "fee_vnd", "paid_online", "events", "agency"):  # fmt: skip
+            assert got[field] == getattr(state, field), (filing_id, field, got, state)
+        for field in ("received_at", "due_at", "processing_end_at"):
+            assert _second(got[field]) == _second(getattr(state, field)), (filing_id, field)
+        verdicts[state.verdict] += 1
+    assert verdicts["late"] and verdicts["on_time"] + verdicts["early"], verdicts
+
+    documents = fold_all("documents", [canonical(r) for r in records if r["source"] == "documents"])
+    stored = _entities(api_url, "documents", "document_id")
+    assert set(stored) == set(documents)
+    statuses: Counter[str] = Counter()
+    for document_id, state in documents.items():
+        got = stored[document_id]
+        for field in ("status", "is_open", "events", "agency", "electronic", "sender_agency",
+                      "receiver_agency", "document_type"):  # fmt: skip
+            assert got[field] == getattr(state, field), (document_id, field, got, state)
+        for field in ("sent_at", "received_at", "assigned_at", "done_at", "due_at"):
+            assert _second(got[field]) == _second(getattr(state, field)), (document_id, field)
+        assert bool(got["signed"]) == bool(state.signed)
+        if state.issued_at is not None:  # edXML dates a promulgation: its day, at 00:00
+            day = datetime.fromisoformat(got["issued_at"]).astimezone(VN_TZ).date()
+            assert day == state.issued_at.astimezone(VN_TZ).date()
+        statuses[state.status] += 1
+    assert statuses["done"] and statuses["received"] + statuses["assigned"], statuses
 
 
 def test_simulate_native_stores_every_format_and_alerts_open_and_close(
@@ -76,10 +129,11 @@ def test_simulate_native_stores_every_format_and_alerts_open_and_close(
         assert done.returncode == 0, done.stderr
         assert f"{COUNT:,} accepted, 0 rejected" in done.stderr, done.stderr
         assert "security: suricata 35%, wazuh 30%, ecs 20%, cef 15%" in done.stderr
+        assert "documents: edxml 100%; filings: dvc 100%" in done.stderr
 
         # What the same seed and start give, rendered the same way in-process.
         records = list(generate(SEED, COUNT, datetime.fromisoformat(START), pace="demo"))
-        natives = Natives(FormatChoice.parse("native"))
+        natives = Natives(FormatChoice.parse("native"), "demo")
         rendered = [natives.render(r) for r in records]
         expected = dict(Counter(r["source"] for r in records))
 
@@ -91,11 +145,18 @@ def test_simulate_native_stores_every_format_and_alerts_open_and_close(
 
         sent = Counter((r.source, r.format) for r in rendered)
         accepted = _accepted_by_format(settings.api_url)
+        sources = {"dvc": "filings", "edxml": "documents"}
         for format in NATIVE:
-            assert sent["security", format] >= 30, sent
-            assert accepted["security", format, "accepted"] == sent["security", format]
-            assert accepted["security", format, "rejected"] == 0
+            source = sources.get(format, "security")
+            assert sent[source, format] >= 30, sent
+            assert accepted[source, format, "accepted"] == sent[source, format]
+            assert accepted[source, format, "rejected"] == 0
+        assert sent["filings", "canonical"] == 0  # DVC carries every filing
+        assert sent["documents", "canonical"] > 0  # paper documents, and edXML's few gaps
         assert not any(n for (_, _, outcome), n in accepted.items() if outcome == "rejected")
+
+        # Filings and documents: each step once (the KPI counts above), in the right state.
+        _check_states(settings.api_url, records)
 
         # Each natively sent alert is stored under the id the server derived, and its
         # lifecycle, sent canonically under that id, moved it.
@@ -110,7 +171,7 @@ def test_simulate_native_stores_every_format_and_alerts_open_and_close(
             formats[alert_id] = carrier.name
             last[alert_id] = record["type"]
         assert set(formats) <= set(alerts)
-        assert set(Counter(formats.values())) == set(NATIVE)
+        assert set(Counter(formats.values())) == set(NATIVE) - set(sources)
         for alert_id, format in formats.items():
             alert = alerts[alert_id]
             assert alert_id.startswith(f"{format}-")

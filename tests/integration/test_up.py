@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from ingestors.render import NATIVE
 from ioc.config import Settings
 from ioc.embedded.process import free_port
 from ioc.roles_status import read_roles
@@ -21,6 +22,16 @@ from tests.integration.up import all_gone, descendants, start_up, up_env
 from tests.roles import Role, wait_until
 
 pytestmark = pytest.mark.integration
+
+
+def formats_accepted(api: str) -> set[str]:
+    """The ingest formats the API has accepted records in."""
+    return {
+        line.split('format="')[1].split('"')[0]
+        for line in httpx.get(f"{api}/metrics").text.splitlines()
+        if line.startswith("ioc_ingest_records_total{") and 'outcome="accepted"' in line
+        and not line.endswith(" 0.0")
+    }  # fmt: skip
 
 
 def test_up_runs_everything_and_stops_everything(tmp_path: Path) -> None:
@@ -56,6 +67,10 @@ def test_up_runs_everything_and_stops_everything(tmp_path: Path) -> None:
             lambda: all(httpx.get(f"{api}/api/kpis").json()["events"].values()),
             60, "simulated events of every source", up,
         )  # fmt: skip
+        # ... in every source system's own format, so every ingest adapter is exercised.
+        wait_until(
+            lambda: NATIVE.keys() <= formats_accepted(api), 60, "records of every format", up
+        )
         # Another command finds the running system through runtime.json alone.
         sent = subprocess.run(
             [sys.executable, "-m", "ioc", "simulate", "--seed", "99", "--count", "40",
