@@ -44,6 +44,7 @@ from ioc.embedded.postgres import EmbeddedPostgres
 from ioc.embedded.process import free_port, kill_with_parent
 from ioc.events import Event, validate_event
 from ioc.kafka import ensure_topics, make_producer
+from ioc.processor_roles import processor_names  # as `ioc up` names them
 
 _START = "2026-01-05T08:00:00+07:00"
 STEADY_SECONDS = 8
@@ -439,11 +440,6 @@ def _cpu_seconds(pid: int) -> float:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     except (OSError, ValueError, IndexError):
         return 0.0
-
-
-def processor_names(processors: int) -> list[str]:
-    """How the bench names its processors (as `ioc up` does): one is `process`."""
-    return ["process"] if processors == 1 else [f"process-{i}" for i in range(1, processors + 1)]
 
 
 async def measure_processor(

@@ -48,10 +48,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="run everything on this machine (embedded broker and database by default)",
         description="Start the broker and database (embedded unless IOC_KAFKA_BOOTSTRAP / "
         "IOC_DATABASE_URL are set), create topics, migrate, then run the API with the wall "
-        "screen, the processor and a simulator. Ctrl-C or SIGTERM stops everything it started.",
+        "screen, the processors (one per CPU core unless told) and a simulator. Ctrl-C or "
+        "SIGTERM stops everything it started.",
     )
     up.add_argument("--host", default=None, help="API address (default 127.0.0.1)")
     up.add_argument("--port", type=int, default=None, help="API port (default 8000)")
+    up.add_argument(
+        "--processors", type=int, default=None, metavar="N",
+        help="`ioc process` instances, in one consumer group (default IOC_PROCESSORS, else "
+        "one per CPU core, at most the source topics' partitions)",
+    )  # fmt: skip
     _common(up)
     up.add_argument("--no-simulate", action="store_true", help="do not run the simulator")
     up.add_argument("--rate", type=float, default=10.0, help="simulated events per second")
@@ -118,7 +124,8 @@ Listens on --host/--port (IOC_API_HOST/IOC_API_PORT, default 127.0.0.1:8000)."""
 Run the stream processor: consume the source topics, store each micro-batch of events
 with the entities' state, rollups and KPIs in one database transaction, announce it on
 the live feed, and turn filings and documents overdue or at risk as time passes. Run
-more with the same IOC_PROCESSOR_GROUP to scale out.
+more with the same IOC_PROCESSOR_GROUP to scale out (`ioc up` runs one per CPU core);
+IOC_PROCESSOR_NAME names one in its log lines and in /api/health.
 
 Needs:
   the Kafka broker     IOC_KAFKA_BOOTSTRAP - it reads <prefix>.documents, .filings,
@@ -434,7 +441,9 @@ def cmd_up(args: argparse.Namespace) -> int:
         FormatChoice.parse(args.simulate_format)
     except ValueError as error:
         raise SystemExit(f"ioc up: --simulate-format: {error}") from None
-    settings = _settings(args, api_host=args.host, api_port=args.port)
+    if args.processors is not None and args.processors < 1:
+        raise SystemExit("ioc up: --processors must be at least 1")
+    settings = _settings(args, api_host=args.host, api_port=args.port, processors=args.processors)
     working_calendar(settings)  # a bad IOC_WORKING_TIME_FILE: say so now, start nothing
     return Supervisor(
         settings,
@@ -700,10 +709,18 @@ COMMANDS = {
 }
 
 
+def _log_label(command: str, settings: Settings) -> str:
+    """What a process's log lines are labelled with: its command, or a processor's name."""
+    if command == "process" and settings.processor_name:
+        return settings.processor_name
+    return command
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        setup_logging(args.command, Settings().log_level)
+        settings = Settings()
+        setup_logging(_log_label(args.command, settings), settings.log_level)
     except ValueError as error:
         print(f"ioc: invalid IOC_* setting:\n{error}", file=sys.stderr)
         return 2

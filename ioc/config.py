@@ -51,9 +51,24 @@ class Settings(BaseSettings):
     ingest_max_records: int = Field(50_000, description="Most records in one request.")
 
     processor_group: str = Field("ioc-processor", description="Kafka consumer group.")
+    processors: int = Field(
+        0,
+        ge=0,
+        description="Processors `ioc up` starts, in one consumer group (`ioc up --processors`); "
+        "0 = one per CPU core it may use, at most the source topics' partitions.",
+    )
+    processor_name: str = Field(
+        "",
+        description="This processor's name: its log label, Kafka client id and health report "
+        "(`ioc up` names its processors after their roles, process-1 … process-N).",
+    )
     processor_batch_max: int = Field(2000, ge=1, description="Most records in one micro-batch.")
     processor_poll_ms: int = Field(200, ge=1, description="Longest wait for a micro-batch.")
-    processor_metrics_port: int = Field(0, description="Processor /metrics port; 0 = off.")
+    processor_metrics_port: int = Field(
+        0,
+        description="Processor /metrics port; 0 = off. `ioc up` gives its processors this "
+        "port and the ones after it (process-1 this one), or free ones when 0.",
+    )
     processor_history_cache_events: int = Field(
         200_000,
         ge=0,

@@ -9,8 +9,10 @@ like runtime.json. The API reads it to say which role is down. Its shape:
                            "last_exit_code": -9, "last_exit_at": "2026-11-22T01:14:58Z"},
                "serve": {...}, "simulate": {...}}}
 
-`last_exit_code` is the code the role exited with; negative means killed by that
-signal (-9 = SIGKILL). This module imports nothing from `ingestors/` or `streams/`.
+The processor roles are `process` alone, or `process-1` … `process-N`
+(`ioc.processor_roles`). `last_exit_code` is the code the role exited with; negative
+means killed by that signal (-9 = SIGKILL). This module imports nothing from `ingestors/`
+or `streams/`.
 """
 
 from __future__ import annotations

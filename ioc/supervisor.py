@@ -1,17 +1,20 @@
 """`ioc up`: start the whole IOC on one machine, keep it running, stop it without losing data.
 
 With no broker or database configured it starts the embedded ones; then it creates
-the topics, applies migrations and runs `ioc process`, `ioc serve` and (unless
---no-simulate) `ioc simulate` as child processes ("roles"). Every child is also told
-by the kernel to exit if this process dies without cleaning up, so nothing is orphaned.
+the topics, applies migrations and runs as child processes ("roles") the processors -
+`ioc process`, as many as `ioc.processor_roles` says (`process`, or `process-1` …
+`process-N`, one consumer group) - `ioc serve` and (unless --no-simulate)
+`ioc simulate`. Every child is also told by the kernel to exit if this process dies
+without cleaning up, so nothing is orphaned.
 
 A role that exits is restarted with backoff; a role in a crash loop stops everything
-(`ioc.restarts` decides). Each change of a role's state is written to
-`<data-dir>/roles.json` (`ioc.roles_status`) for the wall screen.
+(`ioc.restarts` decides, for each role on its own). Each change of a role's state is
+written to `<data-dir>/roles.json` (`ioc.roles_status`) for the wall screen.
 
 Ctrl-C or SIGTERM stops in an order that loses nothing accepted: the simulator and
-`ioc serve` (ingest) first, so nothing new comes in; then the processor, which
-stores what the broker still holds before it exits; then the broker and the database.
+`ioc serve` (ingest) first, so nothing new comes in; then the processors, all at once,
+each storing what the broker still holds for it before it exits; then the broker and
+the database.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import FrameType
@@ -38,6 +41,14 @@ from ioc.embedded.broker import EmbeddedBroker
 from ioc.embedded.postgres import EmbeddedPostgres
 from ioc.embedded.process import free_port, kill_with_parent, port_open
 from ioc.kafka import ensure_topics
+from ioc.processor_roles import (
+    is_processor_role,
+    metrics_ports,
+    processor_count,
+    processor_names,
+    source_partitions,
+    usable_cpus,
+)
 from ioc.restarts import CrashLoop, RestartPolicy
 from ioc.roles_status import RolesStatus, RoleState, RoleStatus, roles_file, write_roles
 from ioc.runtime import Runtime, TokenOrigin, api_url, data_dir_token, write_runtime
@@ -58,11 +69,14 @@ class CrashLooping(Exception):
 
 @dataclass
 class Child:
-    """One role: its command line (made afresh for each start) and its current run."""
+    """One role: its command line (made afresh for each start), the `IOC_*` settings of
+    its own, and its current run."""
 
     name: str
     args: Callable[[], list[str]]
     policy: RestartPolicy
+    command: str  # the `ioc` subcommand, as in its own error lines ('ioc process: …')
+    env: Mapping[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
     state: RoleState = "running"
     restarts: int = 0
@@ -101,6 +115,8 @@ class Supervisor:
     postgres: EmbeddedPostgres | None = None
     children: dict[str, Child] = field(default_factory=dict)
     _env: dict[str, str] = field(default_factory=dict)
+    _metrics_ports: Mapping[str, int] = field(default_factory=dict)  # processor -> port
+    _count_why: str = ""
     _stop_requested: bool = False
     _stopping: bool = False
     _force: bool = False
@@ -148,6 +164,7 @@ class Supervisor:
             raise RuntimeError(
                 f"port {s.api_port} on {s.api_host} is taken; stop what uses it or pass --port"
             )
+        processors = self._plan_processors()
         s.data_dir.mkdir(parents=True, exist_ok=True)
         kafka = s.kafka_bootstrap
         if not kafka:
@@ -162,14 +179,13 @@ class Supervisor:
         )
         asyncio.run(self._prepare(s))
         s, token_origin = data_dir_token(s)
-        self.settings = s = s.model_copy(
-            update={
-                "api_url": api_url(s),
-                "processor_metrics_port": s.processor_metrics_port or free_port(),
-            }
-        )
+        self.settings = s = s.model_copy(update={"api_url": api_url(s)})
         self._env = {**os.environ, **s.environment()}
-        self._add("process", lambda: ["process"])
+        for name, port in processors.items():
+            self._add(
+                name, lambda: ["process"],
+                {"IOC_PROCESSOR_NAME": name, "IOC_PROCESSOR_METRICS_PORT": str(port)},
+            )  # fmt: skip
         self._add("serve", lambda: ["serve"])
         self._wait_ready(api_url(s))
         if self._stop_requested:
@@ -190,6 +206,21 @@ class Supervisor:
         self._wrote_runtime = True
         self._announce(token_origin)
 
+    def _plan_processors(self) -> Mapping[str, int]:
+        """The processor roles to run, each with its metrics port."""
+        s = self.settings
+        partitions = source_partitions(s.topic_partitions)
+        count = processor_count(s.processors, usable_cpus(), partitions)
+        if count.idle:
+            log.warning(
+                "%d processors for %d partitions: %d of them will be given none and idle",
+                count.count, partitions, count.idle,
+            )  # fmt: skip
+        self._count_why = count.why
+        names = processor_names(count.count)
+        self._metrics_ports = metrics_ports(names, s.processor_metrics_port, s.api_port, free_port)
+        return self._metrics_ports
+
     async def _prepare(self, s: Settings) -> None:
         await ensure_database(s.database_url)
         # A state a migration rebuilds counts working time in the configured calendar.
@@ -200,8 +231,10 @@ class Supervisor:
         if created:
             log.info("created topics: %s", ", ".join(created))
 
-    def _add(self, name: str, args: Callable[[], list[str]]) -> None:
-        child = Child(name, args, RestartPolicy(self.clock))
+    def _add(
+        self, name: str, args: Callable[[], list[str]], env: Mapping[str, str] | None = None
+    ) -> None:
+        child = Child(name, args, RestartPolicy(self.clock), args()[0], env or {})
         self.children[name] = child
         self._launch(child)
         log.info("started ioc %s (pid %d)", name, child.process.pid if child.process else 0)
@@ -209,7 +242,7 @@ class Supervisor:
     def _launch(self, child: Child) -> None:
         child.process = subprocess.Popen(
             [sys.executable, "-m", "ioc", *child.args()],
-            env=self._env,
+            env={**self._env, **child.env},
             preexec_fn=kill_with_parent(),
             # Own session: a Ctrl-C in the terminal reaches only `ioc up`, which then
             # stops the roles in order, before the broker and the database.
@@ -251,8 +284,9 @@ class Supervisor:
             f"  wall screen    {url}/",
             f"  API docs       {url}/docs",
             f"  live feed      {url.replace('http', 'ws', 1)}/ws/live",
-            f"  metrics        {url}/metrics, "
-            f"processor http://127.0.0.1:{s.processor_metrics_port}/metrics",
+            f"  metrics        {url}/metrics, {self._processor_metrics()}",
+            f"  processors     {len(self._metrics_ports)} in consumer group "
+            f"{s.processor_group}: {self._count_why}",
             f"  Kafka          {s.kafka_bootstrap}"
             + ("  (embedded, in memory)" if self.broker else ""),
             f"  PostgreSQL     {s.database_url}"
@@ -266,6 +300,14 @@ class Supervisor:
             "",
         ]
         print("\n".join(lines), flush=True)
+
+    def _processor_metrics(self) -> str:
+        ports = self._metrics_ports
+        if len(ports) == 1:
+            return f"processor http://127.0.0.1:{next(iter(ports.values()))}/metrics"
+        return "processors " + ", ".join(
+            f"{name} http://127.0.0.1:{port}/metrics" for name, port in ports.items()
+        )
 
     # -- keeping the roles running ----------------------------------------------------
 
@@ -303,7 +345,7 @@ class Supervisor:
             raise CrashLooping(
                 f"ioc {child.name} exited {decision.exits} times within "
                 f"{decision.window_s:.0f} s, last with {describe_exit(code)}; see its output "
-                f"above (lines with [{child.name}] or starting 'ioc {child.name}:')"
+                f"above (lines with [{child.name}] or starting 'ioc {child.command}:')"
             )
         child.state = "restarting"
         child.restart_at = self.clock() + decision.delay_s
@@ -326,12 +368,13 @@ class Supervisor:
 
     def _stop(self) -> None:
         self._stopping = True
-        # Ingest first, so that nothing new is accepted while the processor drains.
+        # Ingest first, so that nothing new is accepted while the processors drain.
         for name, timeout in (("simulate", 10.0), ("serve", 15.0)):
             if name in self.children:
                 self._stop_role(self.children[name], timeout)
-        if "process" in self.children:
-            self._stop_processor(self.children["process"])
+        processors = [c for c in self.children.values() if is_processor_role(c.name)]
+        if processors:
+            self._stop_processors(processors)
         if self.broker is not None:
             self.broker.stop()
         if self.postgres is not None:
@@ -359,45 +402,78 @@ class Supervisor:
                 process.wait()
         self._stopped(child)
 
-    def _stop_processor(self, child: Child) -> None:
-        """SIGTERM, then wait while it stores what the broker holds (bounded), then kill."""
-        process = child.process
-        if child.state != "running" or process is None or process.poll() is not None:
+    def _stop_processors(self, children: list[Child]) -> None:
+        """SIGTERM to every processor at once, then wait while each stores what the broker
+        holds for it (bounded, the same bound for all), then kill those still running."""
+        single = len(children) == 1
+
+        def who(child: Child) -> str:
+            return "the processor" if single else f"ioc {child.name}"
+
+        running: list[Child] = []
+        for child in children:
+            process = child.process
+            if child.state == "running" and process is not None and process.poll() is None:
+                running.append(child)
+                continue
             if self.broker is not None:
                 log.warning(
-                    "the processor is not running, so events the embedded broker holds that "
-                    "were not stored yet (if any) are lost with it"
-                )
+                    "%s is not running, so events the embedded broker holds for it that were "
+                    "not stored yet (if any) %s lost with it",
+                    who(child), "are" if single else "may be",
+                )  # fmt: skip
             self._stopped(child)
+        if not running:
             return
         bound = self.settings.processor_drain_s + PROCESSOR_STOP_GRACE_S
-        process.terminate()
+        for child in running:
+            assert child.process is not None
+            child.process.terminate()
         log.info(
-            "waiting for the processor to store what the broker holds… (at most %.0f s)", bound
+            "waiting for %s to store what the broker holds… (at most %.0f s)",
+            "the processor" if single else f"the {len(running)} processors", bound,
         )  # fmt: skip
         started = time.monotonic()
         next_progress = started + PROGRESS_EVERY_S
         forced = False
-        while process.poll() is None:
+        left, killed = running, []
+        while left:
             now = time.monotonic()
             if self._force and not forced:
-                # A second signal makes the processor stop after its current batch;
-                # what it has not stored stays in the broker (and is lost if embedded).
+                # A second signal makes the processors stop after their current batch;
+                # what they have not stored stays in the broker (lost if embedded).
                 forced = True
-                process.terminate()
+                for child in left:
+                    assert child.process is not None
+                    child.process.terminate()
                 bound = min(bound, now - started + PROCESSOR_STOP_GRACE_S)
             if now - started >= bound:
-                log.warning("the processor did not stop in %.0f s; killing it", bound)
-                process.kill()
-                process.wait()
+                for child in left:
+                    assert child.process is not None
+                    log.warning("%s did not stop in %.0f s; killing it", who(child), bound)
+                    child.process.kill()
+                    child.process.wait()
+                    self._stopped(child)
+                killed = left
                 break
             if now >= next_progress:
                 log.info(
-                    "still waiting for the processor to %s… (%.0f s of at most %.0f s)",
+                    "still waiting for %s to %s… (%.0f s of at most %.0f s)",
+                    "the processor" if single else ", ".join(f"ioc {c.name}" for c in left),
                     "stop" if forced else "store what the broker holds", now - started, bound,
                 )  # fmt: skip
                 next_progress += PROGRESS_EVERY_S
             time.sleep(TICK_S)
-        if process.returncode not in (0, -signal.SIGTERM):
-            log.warning("the processor exited with %s", describe_exit(process.returncode))
-        self._stopped(child)
+            still: list[Child] = []
+            for child in left:
+                assert child.process is not None
+                if child.process.poll() is None:
+                    still.append(child)
+                else:
+                    self._stopped(child)
+            left = still
+        for child in running:
+            assert child.process is not None
+            code = child.process.returncode
+            if child not in killed and code not in (0, -signal.SIGTERM):
+                log.warning("%s exited with %s", who(child), describe_exit(code))

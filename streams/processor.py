@@ -199,9 +199,11 @@ class Processor:
     async def run(self) -> None:
         s = self.settings
         await self._connect()
-        self.producer = make_producer(s)
+        # The client id names this processor in the broker's logs and group listings.
+        client_id = f"ioc-{s.processor_name or 'process'}"
+        self.producer = make_producer(s, client_id=client_id)
         await self.producer.start()
-        self.consumer = make_consumer(s, group_id=s.processor_group)
+        self.consumer = make_consumer(s, group_id=s.processor_group, client_id=client_id)
         # The dead-letter topic too: its records are counted by source and reason.
         topics = [*s.source_topics.values(), s.deadletter_topic]
         self.consumer.subscribe(topics, listener=self._guard)
@@ -210,7 +212,8 @@ class Processor:
         reporting = asyncio.create_task(reporter.run(), name="progress-reporter")
         ticking = asyncio.create_task(self._tick_forever(), name="clock-tick")
         log.info(
-            "processor started: group %s, topics %s",
+            "processor %sstarted: group %s, topics %s",
+            f"{s.processor_name} " if s.processor_name else "",
             s.processor_group,
             list(s.source_topics.values()),
         )

@@ -31,8 +31,8 @@ LagReader = Callable[[], Awaitable[Mapping[TopicPartition, int]]]
 
 _UPSERT = """
 INSERT INTO processor_status AS p (instance, host, pid, consumer_group, started_at,
-    reported_at, last_commit_at, retrying_since, retry_reason, draining, lag)
-VALUES ($1, $2, $3, $4, $5, clock_timestamp(), $6, $7, $8, $9, $10::jsonb)
+    reported_at, last_commit_at, retrying_since, retry_reason, draining, lag, name)
+VALUES ($1, $2, $3, $4, $5, clock_timestamp(), $6, $7, $8, $9, $10::jsonb, $11)
 ON CONFLICT (instance) DO UPDATE SET
     reported_at = EXCLUDED.reported_at, last_commit_at = EXCLUDED.last_commit_at,
     retrying_since = EXCLUDED.retrying_since, retry_reason = EXCLUDED.retry_reason,
@@ -75,7 +75,9 @@ class Progress:
 
 
 class ProgressReporter:
-    """Publishes a `Progress` as gauges and as this instance's `processor_status` row."""
+    """Publishes a `Progress` as gauges and as this instance's `processor_status` row,
+    which carries the processor's name (IOC_PROCESSOR_NAME): a restart is a new instance,
+    and the health check follows a processor across them by its name."""
 
     def __init__(self, settings: Settings, progress: Progress, read_lag: LagReader) -> None:
         self._settings = settings
@@ -122,6 +124,7 @@ class ProgressReporter:
                 _UPSERT, self.instance, socket.gethostname(), os.getpid(),
                 self._settings.processor_group, p.started_at, p.last_commit_at,
                 p.retrying_since, p.retry_reason, p.draining, json.dumps(p.lag),
+                self._settings.processor_name,
             )  # fmt: skip
         except _REPORT_ERRORS as error:
             log.debug("could not report progress: %s", describe(error))

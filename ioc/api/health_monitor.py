@@ -31,8 +31,8 @@ from ioc.roles_status import read_roles, roles_file
 log = logging.getLogger(__name__)
 
 _PROCESSORS = """
-SELECT instance, started_at, reported_at, last_commit_at, retrying_since, retry_reason,
-       draining, lag
+SELECT instance, name, pid, started_at, reported_at, last_commit_at, retrying_since,
+       retry_reason, draining, lag
 FROM processor_status WHERE consumer_group = $1
 """
 _LAST_STORED = "SELECT source, last_stored_at FROM event_totals"
@@ -154,6 +154,8 @@ class HealthMonitor:
                 retry_reason=row["retry_reason"],
                 draining=row["draining"],
                 lag=_lag(row["lag"]),
+                name=row["name"],
+                pid=row["pid"],
             )
             for row in rows
         ]
@@ -177,6 +179,7 @@ class HealthMonitor:
                 restarts=role.restarts,
                 last_exit_code=role.last_exit_code,
                 last_exit_at=role.last_exit_at,
+                pid=role.pid,
             )
             for name, role in status.roles.items()
         ]

@@ -15,6 +15,7 @@ import pytest
 from ingestors.render import NATIVE
 from ioc.config import Settings
 from ioc.embedded.process import free_port
+from ioc.processor_roles import processor_count, processor_names, source_partitions, usable_cpus
 from ioc.roles_status import read_roles
 from ioc.runtime import Runtime, read_runtime
 from tests.conftest import role_env
@@ -55,7 +56,11 @@ def test_up_runs_everything_and_stops_everything(tmp_path: Path) -> None:
             assert line in log
         roles = read_roles(data_dir / "roles.json")
         assert roles is not None and roles.supervisor_pid == up.process.pid
-        assert set(roles.roles) == {"process", "serve", "simulate"}
+        # By default one processor per CPU core (at most one per partition).
+        count = processor_count(0, usable_cpus(), source_partitions(3))
+        processors = processor_names(count.count)
+        assert set(roles.roles) == {*processors, "serve", "simulate"}
+        assert f"processors     {count.count} in consumer group ioc-processor: {count.why}" in log
         assert not roles.not_running()
         assert all(r.pid and r.restarts == 0 for r in roles.roles.values()), roles
 
@@ -100,7 +105,7 @@ def test_up_killed_outright_orphans_nothing_and_restarts_on_its_data(tmp_path: P
     try:
         first = wait_until(lambda: read_runtime(data_dir / "runtime.json"), 120, "runtime.json", up)
         children = descendants(up.process.pid)
-        assert len(children) >= 4  # broker, postgres, serve, process
+        assert len(children) >= 4  # broker, postgres, serve, the processors
         up.process.kill()
         up.process.wait(10)
         wait_until(lambda: all_gone(children), 30, "children to follow their parent")

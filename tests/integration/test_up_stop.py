@@ -1,6 +1,7 @@
 """Stopping `ioc up` loses nothing it accepted: on the embedded broker, which keeps
 events in memory only, a Ctrl-C right after a burst of ingest stops ingest first and
-lets the processor store what the broker holds before the broker goes away."""
+lets the processors - all at once, each its own partitions - store what the broker
+holds before the broker goes away."""
 
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ async def _post_all(runtime: Runtime) -> None:
 
 def test_ctrl_c_right_after_a_burst_stores_every_accepted_event(tmp_path: Path) -> None:
     data_dir, port = tmp_path / "data", free_port()
-    up = start_up(data_dir, port, tmp_path / "up.log", "--no-simulate")
+    up = start_up(data_dir, port, tmp_path / "up.log", "--no-simulate", "--processors", "2")
     try:
         first = wait_until(lambda: read_runtime(data_dir / "runtime.json"), 120, "runtime.json", up)
         asyncio.run(_post_all(first))
@@ -50,7 +51,7 @@ def test_ctrl_c_right_after_a_burst_stores_every_accepted_event(tmp_path: Path) 
         if up.process.poll() is None:
             up.process.kill()
     log = up.log()
-    assert "waiting for the processor to store what the broker holds" in log
+    assert "waiting for the 2 processors to store what the broker holds" in log
     stopping = log.index("received SIGINT; stopping")
     assert log.index("IOC stopped.") > stopping
     assert not (data_dir / "roles.json").exists()
@@ -82,7 +83,9 @@ def test_a_processor_that_never_finishes_is_waited_for_within_the_bound_then_kil
     data_dir, port = tmp_path / "data", free_port()
     # The processor hangs in the middle of its first batch: the drain cannot finish.
     env = up_env(IOC_FAULT_PAUSE_AT="mid_batch", IOC_PROCESSOR_DRAIN_S="1")
-    up = start_up(data_dir, port, tmp_path / "up.log", "--no-simulate", env=env)
+    up = start_up(
+        data_dir, port, tmp_path / "up.log", "--no-simulate", "--processors", "1", env=env
+    )
     try:
         runtime = wait_until(
             lambda: read_runtime(data_dir / "runtime.json"), 120, "runtime.json", up

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from ioc.cli import _sending, main
+from ioc.cli import _log_label, _sending, main
+from ioc.config import Settings
 from ioc.runtime import Runtime, write_runtime
 
 
@@ -181,3 +182,13 @@ def test_serve_with_an_unusable_tokens_file_says_what_to_fix_in_one_line(
     assert err.startswith("ioc serve: TokenFileError: ") and "Traceback" not in err
     assert "tokens[0] (soc)" in err and "unknown source(s) sec" in err
     assert "IOC_INGEST_TOKENS_FILE" in err and "a-secret-of-the-soc-1234" not in err
+
+
+def test_up_refuses_fewer_than_one_processor() -> None:
+    assert refusal(["up", "--processors", "0"]) == "ioc up: --processors must be at least 1"
+
+
+def test_a_named_processor_labels_its_log_lines_with_its_name() -> None:
+    assert _log_label("process", Settings(processor_name="process-2")) == "process-2"
+    assert _log_label("process", Settings()) == "process"
+    assert _log_label("serve", Settings(processor_name="process-2")) == "serve"

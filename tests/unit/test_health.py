@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from ioc.health import Facts, ProcessorReport, RoleReport, Thresholds, assess
+from ioc.health import Facts, Health, ProcessorReport, RoleReport, Thresholds, assess
 
 NOW = datetime(2026, 11, 24, 3, 0, 0, tzinfo=UTC)  # 10:00 in Vietnam
 LIMITS = Thresholds(stall_s=30, max_lag=1000, report_s=2)
@@ -112,13 +113,15 @@ def test_a_role_down_is_named_and_a_recent_restart_is_shown_for_a_minute() -> No
     assert "ioc process" in health.reasons[0].vi and "-9" in health.reasons[0].en
     assert health.stale, "with the processor down the figures stop moving"
 
+    # `ioc up` names its processor after its role; the restarted one has reported.
+    reported = _processor(name="process")
     back = RoleReport("process", "running", restarts=1, last_exit_code=-9,
                       last_exit_at=NOW - timedelta(seconds=59))  # fmt: skip
-    notice = assess(Facts(now=NOW, processors=[_processor()], roles=[back]), LIMITS)
+    notice = assess(Facts(now=NOW, processors=[reported], roles=[back]), LIMITS)
     assert [r.code for r in notice.reasons] == ["role_restarted"] and not notice.stale
     later = RoleReport("process", "running", restarts=1, last_exit_code=-9,
                        last_exit_at=NOW - timedelta(seconds=61))  # fmt: skip
-    assert _codes(Facts(now=NOW, processors=[_processor()], roles=[later])) == []
+    assert _codes(Facts(now=NOW, processors=[reported], roles=[later])) == []
 
 
 def test_the_verdict_is_compared_on_what_a_screen_shows_not_on_timestamps() -> None:
@@ -138,3 +141,118 @@ def test_a_silent_source_makes_ioc_degraded_but_not_stale() -> None:
     assert [r.code for r in health.reasons] == ["source_silent"]
     assert health.status == "degraded" and not health.stale
     assert "hồ sơ TTHC" in health.reasons[0].vi and "filings" in health.reasons[0].en
+
+
+# -- several processors (`ioc up --processors N`) -------------------------------------
+
+
+def _role(name: str, pid: int, state: str = "running", **overrides: Any) -> RoleReport:
+    return RoleReport(name, state, pid=pid if state == "running" else None, **overrides)
+
+
+def _states(health: Health) -> dict[str, str]:
+    return {p.name: p.state for p in health.processors}
+
+
+def test_one_of_two_processors_down_is_degraded_stale_and_named_vietnamese_first() -> None:
+    one = _processor(instance="h:11:1", name="process-1", pid=11, lag={"ioc.filings/0": 3})
+    # process-2 was SIGKILLed a second ago: its last report is still recent.
+    two = _processor(instance="h:12:1", name="process-2", pid=12, lag={"ioc.filings/1": 4})
+    roles = [
+        _role("process-1", 11),
+        _role("process-2", 0, "restarting", last_exit_code=-9, last_exit_at=NOW),
+        _role("serve", 13),
+    ]
+    health = assess(Facts(now=NOW, processors=[one, two], roles=roles), LIMITS)
+    assert health.status == "degraded" and health.stale
+    assert [r.code for r in health.reasons] == ["role_down"]
+    reason = health.reasons[0]
+    assert reason.vi.startswith("Tiến trình bộ xử lý 2 (ioc process-2) đã dừng, mã thoát -9")
+    assert "ioc process-2 is down" in reason.en
+    assert _states(health) == {"process-1": "ok", "process-2": "down"}
+    assert health.lag == {"ioc.filings/0": 3, "ioc.filings/1": 4}
+    body = health.as_json()
+    down = body["processors"][1]
+    assert down["name"] == "process-2" and down["state"] == "down"
+    assert down["role"]["state"] == "restarting" and down["role"]["last_exit_code"] == -9
+    assert body["processors"][0]["role"]["pid"] == 11 and body["processors"][0]["pid"] == 11
+
+
+def test_a_restarted_processor_is_stale_until_its_new_run_reports_then_shown_restarted() -> None:
+    one = _processor(instance="h:11:1", name="process-1", pid=11)
+    old = _processor(instance="h:12:1", name="process-2", pid=12,
+                     reported_at=NOW - timedelta(seconds=4), lag={"ioc.filings/1": 50})  # fmt: skip
+    roles = [_role("process-1", 11),
+             _role("process-2", 21, restarts=1, last_exit_code=-9,
+                   last_exit_at=NOW - timedelta(seconds=3))]  # fmt: skip
+    # Restarted, not reported yet: starting; the old run's report is not its state. Its
+    # partitions change hands when it joins the group: stale until it reports.
+    starting = assess(Facts(now=NOW, processors=[one, old], roles=roles), LIMITS)
+    assert _states(starting) == {"process-1": "ok", "process-2": "starting"}
+    assert [r.code for r in starting.reasons] == ["role_restarted"] and starting.stale
+    assert starting.reasons[0].vi.startswith(
+        "Tiến trình bộ xử lý 2 (ioc process-2) đã được khởi động lại lúc 09:59:57"
+    )
+    assert starting.reasons[0].vi.endswith("; chưa xử lý lại dữ liệu")
+    assert starting.reasons[0].en.endswith("; not processing yet")
+
+    new = _processor(instance="h:21:2", name="process-2", pid=21,
+                     started_at=NOW - timedelta(seconds=2), lag={"ioc.filings/1": 0})  # fmt: skip
+    back = assess(Facts(now=NOW, processors=[one, old, new], roles=roles), LIMITS)
+    assert _states(back) == {"process-1": "ok", "process-2": "ok"}
+    assert [r.code for r in back.reasons] == ["role_restarted"] and not back.stale
+    assert not starting.same_verdict(back), "the wall screen hears that it is back"
+    assert back.as_json()["processors"][1]["instance"] == "h:21:2"
+    assert back.lag == {"ioc.filings/0": 0, "ioc.filings/1": 0}, "the fresher report wins"
+
+
+def test_lag_is_merged_per_partition_from_the_freshest_report_that_names_it() -> None:
+    # Mid-rebalance: the old owner's last report and the new owner's name partition 1.
+    old_owner = _processor(instance="a", reported_at=NOW - timedelta(seconds=5),
+                           lag={"ioc.filings/0": 10, "ioc.filings/1": 900})  # fmt: skip
+    new_owner = _processor(instance="b", lag={"ioc.filings/1": 20, "ioc.filings/2": 30})
+    health = assess(Facts(now=NOW, processors=[old_owner, new_owner]), LIMITS)
+    assert health.lag == {"ioc.filings/0": 10, "ioc.filings/1": 20, "ioc.filings/2": 30}
+    assert health.lag_total == 60
+
+
+def test_a_processor_that_stopped_reporting_shows_as_stale_and_is_named() -> None:
+    one = _processor(instance="h:11:1", name="process-1", pid=11)
+    hung = _processor(instance="h:12:1", name="process-2", pid=12, lag={"ioc.filings/1": 7},
+                      reported_at=NOW - timedelta(seconds=11))  # fmt: skip
+    for roles in ([], [_role("process-1", 11), _role("process-2", 12)]):
+        health = assess(Facts(now=NOW, processors=[one, hung], roles=roles), LIMITS)
+        assert _states(health) == {"process-1": "ok", "process-2": "stale"}
+        assert [r.code for r in health.reasons] == ["processor_silent"]
+        reason = health.reasons[0]
+        assert reason.vi.startswith("Bộ xử lý 2 (process-2) không gửi báo cáo từ 09:59:49")
+        assert "Processor 2 (process-2) has not reported since 09:59:49" in reason.en
+        # The group hands a silent member's partitions on: degraded, the figures move.
+        assert health.status == "degraded" and not health.stale
+        assert health.lag == {"ioc.filings/0": 0}, "a stale report's lag is not current"
+
+
+def test_rows_left_by_an_earlier_ioc_up_are_not_processors_of_this_one() -> None:
+    one = _processor(instance="h:11:1", name="process", pid=11)
+    left = _processor(instance="h:9:1", name="process-3", pid=9,
+                      reported_at=NOW - timedelta(minutes=20))  # fmt: skip
+    health = assess(Facts(now=NOW, processors=[one, left], roles=[_role("process", 11)]), LIMITS)
+    assert _states(health) == {"process": "ok"} and health.status == "ok"
+
+
+def test_a_named_processor_retrying_or_stalled_is_named_the_unnamed_one_as_before() -> None:
+    retrying = _processor(instance="a", name="process-2", pid=2,
+                          retrying_since=NOW - timedelta(seconds=5), retry_reason="x")  # fmt: skip
+    stalled = _processor(instance="b", name="process-1", pid=1, lag={"ioc.filings/0": 5},
+                         last_commit_at=NOW - timedelta(seconds=40))  # fmt: skip
+    health = assess(Facts(now=NOW, processors=[retrying, stalled]), LIMITS)
+    assert _states(health) == {"process-1": "stalled", "process-2": "retrying"}
+    assert [r.vi.split(":")[0] for r in health.reasons] == [
+        "Bộ xử lý 1 (process-1) bị đình trệ",
+        "Bộ xử lý 2 (process-2) đang thử ghi lại một lô từ 09",
+    ]
+    assert health.reasons[1].en.startswith("Processor 2 (process-2) has been retrying")
+    unnamed = assess(Facts(now=NOW, processors=[_processor(retrying_since=NOW)]), LIMITS)
+    assert unnamed.reasons[0].vi.startswith("Bộ xử lý đang thử ghi lại")
+    assert unnamed.reasons[0].en.startswith("A processor has been retrying")
+    assert unnamed.as_json()["processors"][0]["name"] == ""
