@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
 import signal
 import socket
@@ -127,6 +128,11 @@ BUFFERED = Gauge(
 BACKPRESSURE = Gauge(
     "ioc_syslog_backpressure",
     "1 while the buffer is full: TCP connections do not read, UDP messages are dropped",
+)
+KERNEL_DROPS = Gauge(
+    "ioc_syslog_udp_kernel_drops",
+    "Datagrams the kernel dropped for the listener's UDP socket before the listener read "
+    "them (its receive buffer was full), as /proc/net/udp counts them; Linux only",
 )
 CONNECTIONS = Gauge("ioc_syslog_tcp_connections", "Open TCP connections of the syslog listener")
 ACCEPTED_CONNECTIONS = MetricCounter(
@@ -347,6 +353,30 @@ def judge_items(items: Sequence[Item], spec: SyslogSpec) -> Batch:
     return batch
 
 
+def udp_drops(table: str, inode: int) -> int | None:
+    """The `drops` of the socket with this inode in a /proc/net/udp (or udp6) table: the
+    datagrams the kernel dropped for it (None when it is not there). Pure."""
+    wanted = str(inode)
+    for line in table.splitlines()[1:]:
+        fields = line.split()
+        if len(fields) >= 13 and fields[9] == wanted and fields[-1].isdigit():
+            return int(fields[-1])
+    return None
+
+
+def read_udp_drops(inode: int) -> int | None:
+    """`udp_drops` of this machine's tables; None where there are none (not Linux)."""
+    for path in ("/proc/net/udp", "/proc/net/udp6"):
+        try:
+            with open(path, encoding="ascii", errors="replace") as table:
+                found = udp_drops(table.read(), inode)
+        except OSError:
+            continue
+        if found is not None:
+            return found
+    return None
+
+
 # --- the I/O shell ---------------------------------------------------------------------------
 
 
@@ -426,6 +456,8 @@ class SyslogListener:
             self._udp, _ = await loop.create_datagram_endpoint(
                 lambda: _Udp(self), sock=sock
             )  # fmt: skip
+            inode = os.fstat(sock.fileno()).st_ino
+            KERNEL_DROPS.set_function(lambda: float(read_udp_drops(inode) or 0))
 
     @property
     def tcp_port(self) -> int | None:

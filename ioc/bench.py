@@ -250,6 +250,7 @@ async def measure_ingest_transports(
 
 
 SYSLOG_CONNECTIONS = 4  # TCP connections sending at once, as HTTP has 4 requests in flight
+KERNEL_DROPS = "ioc_syslog_udp_kernel_drops"  # the listener's socket, as the kernel counts
 
 
 def _syslog_messages(records: list[tuple[str, dict[str, Any]]], count: int) -> list[bytes]:
@@ -272,7 +273,9 @@ async def _syslog_counts(http: httpx.AsyncClient) -> dict[str, float]:
     out: dict[str, float] = {}
     for family in text_string_to_metric_families((await http.get("/metrics")).text):
         for sample in family.samples:
-            if sample.name.startswith("ioc_syslog_") and sample.name.endswith("_total"):
+            if sample.name.startswith("ioc_syslog_") and (
+                sample.name.endswith("_total") or sample.name == KERNEL_DROPS
+            ):
                 labels = ":".join(sample.labels[k] for k in ("transport", "outcome") if k in
                                   sample.labels)  # fmt: skip
                 key = f"{sample.name}:{labels}"
@@ -355,17 +358,21 @@ async def measure_syslog_transports(
                 sock.close()
             acked = await _syslog_until(http, "udp", sent, before)
             out["syslog_udp"] = acked["delivered"] / (acked["at"] - started)
+            after = await _syslog_counts(http)
+            kernel = after.get(f"{KERNEL_DROPS}:", 0.0) - before.get(f"{KERNEL_DROPS}:", 0.0)
             udp = {
                 "sent": sent,
                 "read": int(acked["read"]),
                 "dropped_buffer_full": int(acked["dropped"]),
                 "delivered": int(acked["delivered"]),
                 "lost_in_kernel": sent - int(acked["read"]),
+                "kernel_counted": int(kernel),
             }
             _say(
                 f"ingest over syslog UDP: {out['syslog_udp']:,.0f} records/s delivered; of "
                 f"{sent:,} datagrams sent, {udp['lost_in_kernel']:,} lost before the listener "
-                f"read them, {udp['dropped_buffer_full']:,} dropped by it (buffer full)"
+                f"read them (the kernel counted {udp['kernel_counted']:,}), "
+                f"{udp['dropped_buffer_full']:,} dropped by it (buffer full)"
             )
     finally:
         process.terminate()

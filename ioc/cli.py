@@ -327,7 +327,8 @@ Needs:
 
 Metrics on IOC_SYSLOG_METRICS_PORT (0 = off): ioc_syslog_messages_total,
 ioc_syslog_dropped_total, ioc_syslog_refused_total, ioc_syslog_records_total,
-ioc_syslog_buffered_records, ioc_syslog_backpressure, ioc_syslog_tcp_connections.""",
+ioc_syslog_buffered_records, ioc_syslog_backpressure, ioc_syslog_udp_kernel_drops,
+ioc_syslog_tcp_connections.""",
     )
     syslog.add_argument("--host", default=None, help="address to bind (IOC_SYSLOG_HOST)")
     syslog.add_argument(

@@ -62,4 +62,5 @@ def test_bench_prints_one_json_object_with_the_contract_keys() -> None:
     assert udp["sent"] == 6000
     assert udp["sent"] == udp["read"] + udp["lost_in_kernel"]
     assert udp["read"] == udp["delivered"] + udp["dropped_buffer_full"]
+    assert 0 <= udp["kernel_counted"] <= udp["lost_in_kernel"]  # the kernel's own count
     assert "over syslog UDP" in done.stderr

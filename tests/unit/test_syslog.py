@@ -9,9 +9,11 @@ import asyncio
 import itertools
 import json
 import logging
+import os
 import socket
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,6 +32,8 @@ from ingestors.syslog import (
     SyslogSpec,
     interpret,
     judge_items,
+    read_udp_drops,
+    udp_drops,
 )
 from ingestors.syslog_frames import (
     BAD_FRAME,
@@ -444,6 +448,37 @@ async def test_a_port_it_cannot_have_is_refused_with_what_to_set() -> None:
     said = str(refused.value)
     assert f"cannot listen on TCP 127.0.0.1:{port}" in said, said
     assert "IOC_SYSLOG_TCP_PORT (--tcp-port)" in said and "0 for no TCP" in said
+
+
+UDP_TABLE = """\
+   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops
+  123: 0100007F:1586 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 4242 2 0000000000000000 17
+  124: 00000000:0044 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 99 2 0000000000000000 0
+"""  # noqa: E501  (/proc/net/udp as Linux writes it)
+
+
+def test_the_kernels_udp_drops_are_read_for_the_listeners_socket() -> None:
+    assert udp_drops(UDP_TABLE, 4242) == 17
+    assert udp_drops(UDP_TABLE, 99) == 0
+    assert udp_drops(UDP_TABLE, 7) is None and udp_drops("", 4242) is None
+
+
+@pytest.mark.skipif(not Path("/proc/net/udp").exists(), reason="/proc/net/udp is Linux's")
+def test_datagrams_a_full_receive_buffer_drops_are_counted_by_the_kernel() -> None:
+    receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        receiver.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1)  # the kernel's least
+        receiver.bind(("127.0.0.1", 0))
+        inode = os.fstat(receiver.fileno()).st_ino
+        assert read_udp_drops(inode) == 0
+        for _ in range(200):  # nobody reads: the buffer overflows
+            sender.sendto(b"<13>" + b"x" * 1000, receiver.getsockname())
+        dropped = read_udp_drops(inode)
+        assert dropped is not None and 0 < dropped <= 200
+    finally:
+        receiver.close()
+        sender.close()
 
 
 # --- the buffer: backpressure on a fake broker ----------------------------------------------
