@@ -4,12 +4,16 @@ The verdict is indicator 2.1 of Decision 766/QĐ-TTg:
 - the processing end is the time of the first terminal status by priority: resolved
   (*đã xử lý xong*) > result returned (*đã trả kết quả*) > refused (stopped) >
   withdrawn by the citizen;
-- time between a supplement request and the citizen's supplement is not counted:
-  effective end = end - paused time;
+- time between a supplement request and the citizen's supplement is not counted: as
+  the provincial systems do it, the due date moves by each wait, *counted in working
+  time* (`effective_due_at` = `NgayHenTra` + the working time of the waits, added in
+  working time), so a wait over a weekend gives no more slack than its working hours;
+  a wait still open when the filing ends runs to the end (the end is the request's
+  time, in effect);
 - more than one supplement request counts as late, whatever the dates;
-- late when the effective end is after the due date (`NgayHenTra`); otherwise early
-  when it falls on an earlier day (Vietnam time) than the due date, else on time
-  (the date-part comparison one real provincial system uses);
+- late when the end is after the effective due date; otherwise early when it falls on
+  an earlier day (Vietnam time) than the effective due date, else on time (the
+  date-part comparison one real provincial system uses);
 - no due date: the verdict needs the procedure's legal processing time, which comes
   with the reference data; until then it is `no_due_date` and the filing is flagged;
 - not finished: `pending` (whether it is overdue is a question of the clock, not of
@@ -104,6 +108,7 @@ class FilingState:
     digitised: bool | None
     received_at: datetime | None
     due_at: datetime | None
+    effective_due_at: datetime | None  # due_at moved by the waits, in working time
     status: str
     is_open: bool
     supplement_requests: int
@@ -126,18 +131,33 @@ def _local_day(moment: datetime) -> date:
     return moment.astimezone(VN_TZ).date()
 
 
-def judge(end: datetime | None, paused_s: float, requests: int, due: datetime | None) -> str:
-    """Indicator 2.1's verdict for one filing (see the module docstring)."""
+def judge(end: datetime | None, requests: int, effective_due: datetime | None) -> str:
+    """Indicator 2.1's verdict for one filing, against its due date moved by the waits
+    for the citizen (see the module docstring)."""
     if end is None:
         return "pending"
     if requests > 1:
         return "late"
-    if due is None:
+    if effective_due is None:
         return "no_due_date"
-    effective = end - timedelta(seconds=paused_s)
-    if effective > due:
+    if end > effective_due:
         return "late"
-    return "early" if _local_day(effective) < _local_day(due) else "on_time"
+    return "early" if _local_day(end) < _local_day(effective_due) else "on_time"
+
+
+def moved_due(
+    due: datetime | None, pauses: Sequence[tuple[datetime, datetime]], calendar: Calendar
+) -> datetime | None:
+    """The due date after the waits for the citizen: each wait's working time added to
+    it in working time ("new due = old due + (supplemented - requested), recomputed in
+    working time"). A wait from Friday 16:00 to Monday 09:00 is 3 working hours, so a
+    due date of Tuesday 15:00 becomes Wednesday 08:00 (Tuesday 15:00-17:00, then 1 h of
+    Wednesday), not Friday 08:00 as the 65 h of wall time would have it."""
+    if due is None:
+        return None
+    waited = sum((calendar.working_time_between(start, stop) for start, stop in pauses),
+                 timedelta())  # fmt: skip
+    return calendar.add_working_time(due, waited) if waited > timedelta() else due
 
 
 def working_resolution(
@@ -202,7 +222,8 @@ def fold(filing_id: str, events: Sequence[StoredEvent], calendar: Calendar) -> F
         after = [e.event_id for e in events if e.occurred_at > end and e.type not in TERMINAL]
         if after:
             flags.append(Flag("event_after_end", ", ".join(after)))
-    verdict = judge(end, paused, requests, due_at)
+    effective_due = moved_due(due_at, pauses, calendar)
+    verdict = judge(end, requests, effective_due)
     if verdict == "no_due_date":
         flags.append(Flag("no_due_date", "finished without a due date"))
     resolution = seconds(received_at, end)
@@ -220,6 +241,7 @@ def fold(filing_id: str, events: Sequence[StoredEvent], calendar: Calendar) -> F
         digitised=latest(events, "digitised"),
         received_at=received_at,
         due_at=due_at,
+        effective_due_at=effective_due,
         status=last.type,
         is_open=end is None,
         supplement_requests=requests,
@@ -241,10 +263,11 @@ def fold(filing_id: str, events: Sequence[StoredEvent], calendar: Calendar) -> F
 
 def timed(state: FilingState, clock: Clock) -> FilingState:
     """Overdue and at risk, for the time now. The clock stops while the filing waits for
-    the citizen (766 does not count that time), so a waiting filing turns neither."""
-    if not state.is_open or state.due_at is None or state.supplement_open_since is not None:
+    the citizen (766 does not count that time), so a waiting filing turns neither; once
+    the wait is over the due date has moved by it (`effective_due_at`)."""
+    due = state.effective_due_at
+    if not state.is_open or due is None or state.supplement_open_since is not None:
         return replace(state, overdue=False, at_risk=False)
-    due = state.due_at + timedelta(seconds=state.supplement_paused_s)
     overdue = clock.now > due
     return replace(state, overdue=overdue, at_risk=not overdue and due <= clock.at_risk_horizon)
 
@@ -310,7 +333,6 @@ DOMAIN = Domain(
     timed=timed,
     clock_fields=("overdue", "at_risk"),
     tick_where="is_open AND supplement_open_since IS NULL AND ("
-    "(NOT overdue AND due_at + make_interval(secs => supplement_paused_s) < {now}) OR "
-    "(NOT at_risk AND NOT overdue"
-    " AND due_at + make_interval(secs => supplement_paused_s) <= {horizon}))",
+    "(NOT overdue AND effective_due_at < {now}) OR "
+    "(NOT at_risk AND NOT overdue AND effective_due_at <= {horizon}))",
 )

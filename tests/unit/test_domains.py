@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import Any
@@ -17,7 +18,7 @@ from ioc.db.migrate import available_migrations
 from ioc.domains import DOMAINS
 from ioc.domains.base import StoredEvent, in_order
 from ioc.domains.documents import fold as _fold_document
-from ioc.domains.filings import TERMINAL
+from ioc.domains.filings import TERMINAL, moved_due
 from ioc.domains.filings import fold as fold_filing
 from ioc.domains.security import fold as _fold_alert
 from ioc.working_time import WorkingCalendar
@@ -88,6 +89,41 @@ def test_a_supplement_wait_is_not_counted_but_a_second_request_is_late() -> None
         _ev("e5", "resolved", 5),
     )  # fmt: skip
     assert twice.verdict == "late" and twice.supplement_requests == 2
+
+
+def test_a_wait_moves_the_due_date_by_its_working_time_not_its_wall_time() -> None:
+    # Friday 27/11/2026 16:00 to Monday 30/11 09:00 in Vietnam: 65 h of wall time, 3 of
+    # working time (Friday 16:00-17:00, Monday 07:00-09:00).
+    friday = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+    due = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)  # Tuesday 15:00
+    wait = (friday, friday + timedelta(hours=65))
+    # Tuesday 15:00-17:00 and Wednesday 07:00-08:00.
+    assert moved_due(due, [wait], CAL) == datetime(2026, 12, 2, 1, 0, tzinfo=UTC)
+    assert moved_due(due, [], CAL) == due and moved_due(None, [wait], CAL) is None
+    assert moved_due(due, [wait], WALL) == due + timedelta(hours=65)
+
+    def filing(resolved_at: datetime) -> Any:
+        events = [
+            StoredEvent("e0", "received", friday - timedelta(days=3), AGENCY,
+                        {"procedure_code": "P", "channel": "online", "due_at": due.isoformat()}),
+            StoredEvent("e1", "supplement_requested", wait[0], AGENCY, {}),
+            StoredEvent("e2", "supplemented", wait[1], AGENCY, {}),
+            StoredEvent("e3", "resolved", resolved_at, AGENCY, {}),
+        ]  # fmt: skip
+        return fold_filing("F-1", in_order(events), CAL)
+
+    wednesday = datetime(2026, 12, 2, 0, 30, tzinfo=UTC)  # 07:30, before the moved due
+    assert (filing(wednesday).verdict, filing(wednesday).effective_due_at) == (
+        "on_time",
+        datetime(2026, 12, 2, 1, 0, tzinfo=UTC),
+    )
+    # Wednesday 10:00 is late, though 10:00 less 65 h of wall time is before Tuesday.
+    assert filing(wednesday + timedelta(hours=2.5)).verdict == "late"
+    # And the clock: open after the wait, overdue from Wednesday 08:00 on, not Friday.
+    timed = DOMAINS["filings"].timed
+    open_ = replace(filing(wednesday), is_open=True, verdict="pending", processing_end_at=None)
+    assert not timed(open_, Clock(now=datetime(2026, 12, 2, 0, 59, tzinfo=UTC))).overdue
+    assert timed(open_, Clock(now=datetime(2026, 12, 2, 1, 1, tzinfo=UTC))).overdue
 
 
 def test_an_open_supplement_request_shows_who_is_waiting() -> None:
@@ -224,9 +260,10 @@ def test_a_filings_state_depends_on_its_events_not_on_their_arrival(
     assert (state.verdict == "pending") == state.is_open
     if state.supplement_requests > 1 and not state.is_open:
         assert state.verdict == "late"
+    if state.due_at is not None:  # the waits only ever move the due date later
+        assert state.effective_due_at is not None and state.effective_due_at >= state.due_at
     if state.verdict in ("early", "on_time") and state.due_at and state.processing_end_at:
-        effective = state.processing_end_at - timedelta(seconds=state.supplement_paused_s)
-        assert effective <= state.due_at
+        assert state.processing_end_at <= state.effective_due_at
     # Working time: known exactly when the wall-time resolution is, and between nothing
     # and the working time of the whole span (the waits only take time out).
     assert (state.resolution_working_s is None) == (state.resolution_s is None)
