@@ -48,8 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="run everything on this machine (embedded broker and database by default)",
         description="Start the broker and database (embedded unless IOC_KAFKA_BOOTSTRAP / "
         "IOC_DATABASE_URL are set), create topics, migrate, then run the API with the wall "
-        "screen, the processors (one per CPU core unless told) and a simulator. Ctrl-C or "
-        "SIGTERM stops everything it started.",
+        "screen, the processors (one per CPU core unless told), the syslog listener and a "
+        "simulator. Ctrl-C or SIGTERM stops everything it started.",
     )
     up.add_argument("--host", default=None, help="API address (default 127.0.0.1)")
     up.add_argument("--port", type=int, default=None, help="API port (default 8000)")
@@ -59,6 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
         "one per CPU core, at most the source topics' partitions)",
     )  # fmt: skip
     _common(up)
+    up.add_argument(
+        "--no-syslog", action="store_true",
+        help="do not run the syslog listener (`ioc syslog` on IOC_SYSLOG_UDP_PORT and "
+        "IOC_SYSLOG_TCP_PORT, default 5514 on 127.0.0.1)",
+    )  # fmt: skip
     up.add_argument("--no-simulate", action="store_true", help="do not run the simulator")
     up.add_argument("--rate", type=float, default=10.0, help="simulated events per second")
     up.add_argument(
@@ -451,6 +456,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         simulate=not args.no_simulate,
         simulate_rate=args.rate,
         simulate_format=args.simulate_format,
+        syslog=not args.no_syslog,
     ).run()
 
 

@@ -397,7 +397,12 @@ def _silent_source(source: str) -> Reason:
     )
 
 
-_ROLE_NAMES_VI = {"process": "bộ xử lý", "serve": "máy chủ API", "simulate": "bộ mô phỏng"}
+_ROLE_NAMES_VI = {
+    "process": "bộ xử lý",
+    "serve": "máy chủ API",
+    "syslog": "bộ thu syslog",
+    "simulate": "bộ mô phỏng",
+}
 
 
 def _role_name_vi(name: str) -> str:

@@ -1,21 +1,21 @@
 """`ioc up`: start the whole IOC on one machine, keep it running, stop it without losing data.
 
-With no broker or database configured it starts the embedded ones; then it creates
-the topics, applies migrations and runs as child processes ("roles") the processors -
+With no broker or database configured it starts the embedded ones; then it creates the
+topics, applies migrations and runs as child processes ("roles") the processors -
 `ioc process`, as many as `ioc.processor_roles` says (`process`, or `process-1` …
-`process-N`, one consumer group) - `ioc serve` and (unless --no-simulate)
-`ioc simulate`. Every child is also told by the kernel to exit if this process dies
-without cleaning up, so nothing is orphaned.
+`process-N`, one consumer group) - `ioc serve`, `ioc syslog` (unless --no-syslog, or
+both its ports are 0) and (unless --no-simulate) `ioc simulate`. Every child is also
+told by the kernel to exit if this process dies without cleaning up, so nothing is
+orphaned.
 
 A role that exits is restarted with backoff; a role in a crash loop stops everything
 (`ioc.restarts` decides, for each role on its own). Each change of a role's state is
 written to `<data-dir>/roles.json` (`ioc.roles_status`) for the wall screen.
 
-Ctrl-C or SIGTERM stops in an order that loses nothing accepted: the simulator and
-`ioc serve` (ingest) first, so nothing new comes in; then the processors, all at once,
-each storing what the broker still holds for it before it exits; then the broker and
-the database.
-"""
+Ctrl-C or SIGTERM stops in an order that loses nothing accepted: the simulator, the
+syslog listener and `ioc serve` (ingest) first, so nothing new comes in; then the
+processors, all at once, each storing what the broker still holds for it before it
+exits; then the broker and the database."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ import logging
 import os
 import random
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -39,7 +40,7 @@ from ioc.config import Settings
 from ioc.db.migrate import ensure_database, migrate, with_database
 from ioc.embedded.broker import EmbeddedBroker
 from ioc.embedded.postgres import EmbeddedPostgres
-from ioc.embedded.process import free_port, kill_with_parent, port_open
+from ioc.embedded.process import can_bind, free_port, kill_with_parent, port_open
 from ioc.kafka import ensure_topics
 from ioc.processor_roles import (
     is_processor_role,
@@ -110,6 +111,7 @@ class Supervisor:
     simulate: bool = True
     simulate_rate: float = 10.0
     simulate_format: str = "native"  # `ioc simulate --format`: every adapter, end to end
+    syslog: bool = True  # `ioc syslog` on IOC_SYSLOG_UDP_PORT / IOC_SYSLOG_TCP_PORT
     clock: Callable[[], float] = time.monotonic
     broker: EmbeddedBroker | None = None
     postgres: EmbeddedPostgres | None = None
@@ -117,6 +119,7 @@ class Supervisor:
     _env: dict[str, str] = field(default_factory=dict)
     _metrics_ports: Mapping[str, int] = field(default_factory=dict)  # processor -> port
     _count_why: str = ""
+    _syslog_where: list[str] = field(default_factory=list)
     _stop_requested: bool = False
     _stopping: bool = False
     _force: bool = False
@@ -165,6 +168,7 @@ class Supervisor:
                 f"port {s.api_port} on {s.api_host} is taken; stop what uses it or pass --port"
             )
         processors = self._plan_processors()
+        syslog = self._syslog_listens()
         s.data_dir.mkdir(parents=True, exist_ok=True)
         kafka = s.kafka_bootstrap
         if not kafka:
@@ -190,6 +194,8 @@ class Supervisor:
         self._wait_ready(api_url(s))
         if self._stop_requested:
             return
+        if syslog:
+            self._add("syslog", lambda: ["syslog"])
         if self.simulate:
             rate, format = str(self.simulate_rate), self.simulate_format
             # A new seed for every start, so a restarted simulator sends new events.
@@ -220,6 +226,29 @@ class Supervisor:
         names = processor_names(count.count)
         self._metrics_ports = metrics_ports(names, s.processor_metrics_port, s.api_port, free_port)
         return self._metrics_ports
+
+    def _syslog_listens(self) -> list[str]:
+        """Where `ioc syslog` will listen (`udp://host:port`…), after checking that it can:
+        a taken port stops `ioc up` at once with what to set. None: no syslog role."""
+        s = self.settings
+        if not self.syslog:
+            return []
+        where = []
+        for kind, port, setting in (
+            (socket.SOCK_DGRAM, s.syslog_udp_port, "IOC_SYSLOG_UDP_PORT"),
+            (socket.SOCK_STREAM, s.syslog_tcp_port, "IOC_SYSLOG_TCP_PORT"),
+        ):
+            if not port:
+                continue
+            scheme = "udp" if kind == socket.SOCK_DGRAM else "tcp"
+            if not can_bind(s.syslog_host, port, kind):
+                raise RuntimeError(
+                    f"syslog port {port}/{scheme} on {s.syslog_host} is taken; stop what uses "
+                    f"it, set {setting} (0 = none), or pass --no-syslog"
+                )
+            where.append(f"{scheme}://{s.syslog_host}:{port}")
+        self._syslog_where = where
+        return where
 
     async def _prepare(self, s: Settings) -> None:
         await ensure_database(s.database_url)
@@ -289,6 +318,7 @@ class Supervisor:
             f"{s.processor_group}: {self._count_why}",
             f"  Kafka          {s.kafka_bootstrap}"
             + ("  (embedded, in memory)" if self.broker else ""),
+            *self._syslog_line(),
             f"  PostgreSQL     {s.database_url}"
             + (f"  (embedded, data in {s.data_dir / 'postgres'})" if self.postgres else ""),
             f"  ingest token   {s.ingest_token}{token_note}",
@@ -300,6 +330,13 @@ class Supervisor:
             "",
         ]
         print("\n".join(lines), flush=True)
+
+    def _syslog_line(self) -> list[str]:
+        if "syslog" not in self.children:
+            return []
+        s = self.settings
+        what = s.syslog_format or "CEF or JSON, detected"
+        return [f"  syslog         {', '.join(self._syslog_where)}  ({s.syslog_source}: {what})"]
 
     def _processor_metrics(self) -> str:
         ports = self._metrics_ports
@@ -369,7 +406,8 @@ class Supervisor:
     def _stop(self) -> None:
         self._stopping = True
         # Ingest first, so that nothing new is accepted while the processors drain.
-        for name, timeout in (("simulate", 10.0), ("serve", 15.0)):
+        syslog_s = self.settings.syslog_drain_s + 5.0  # it delivers what it holds first
+        for name, timeout in (("simulate", 10.0), ("syslog", syslog_s), ("serve", 15.0)):
             if name in self.children:
                 self._stop_role(self.children[name], timeout)
         processors = [c for c in self.children.values() if is_processor_role(c.name)]

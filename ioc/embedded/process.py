@@ -35,6 +35,21 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
+def can_bind(host: str, port: int, kind: socket.SocketKind) -> bool:
+    """Whether a listener could bind `port` on `host` now (TCP: SOCK_STREAM, UDP: SOCK_DGRAM).
+
+    Asked before starting a listener as a child process, so that a taken port is one
+    clear line at start rather than a role in a crash loop."""
+    with socket.socket(socket.AF_INET, kind) as sock:
+        if kind == socket.SOCK_STREAM:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as asyncio's server
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 def port_open(host: str, port: int) -> bool:
     try:
         with socket.create_connection((host, port), timeout=0.5):

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
@@ -14,7 +16,7 @@ import pytest
 
 from ingestors.render import NATIVE
 from ioc.config import Settings
-from ioc.embedded.process import free_port
+from ioc.embedded.process import free_port, port_open
 from ioc.processor_roles import processor_count, processor_names, source_partitions, usable_cpus
 from ioc.roles_status import read_roles
 from ioc.runtime import Runtime, read_runtime
@@ -35,9 +37,26 @@ def formats_accepted(api: str) -> set[str]:
     }  # fmt: skip
 
 
+SYSLOG_AGENCY = "000.00.99.H42"  # an agency the simulator never uses
+
+
+def syslog_cef(transport: str) -> bytes:
+    """A FortiGate IPS alert as a relay forwards it over syslog: one per transport, each
+    with its own signature id, so two alerts."""
+    now = datetime.now(UTC).astimezone(timezone(timedelta(hours=7)))
+    return (
+        f"<134>1 {now.isoformat()} fw-tinh FortiGate - - - CEF:0|Fortinet|FortiGate|7.2.5|"
+        f"{len(transport)}{ord(transport[0])}|IOC up syslog {transport}|High|"
+        f"src=203.0.113.7 dst=10.20.0.15 cat=ips"
+    ).encode()
+
+
 def test_up_runs_everything_and_stops_everything(tmp_path: Path) -> None:
     data_dir, port = tmp_path / "data", free_port()
-    up = start_up(data_dir, port, tmp_path / "up.log", "--rate", "50")
+    udp, tcp = free_port(), free_port()
+    env = up_env(IOC_SYSLOG_UDP_PORT=str(udp), IOC_SYSLOG_TCP_PORT=str(tcp),
+                 IOC_SYSLOG_AGENCY=SYSLOG_AGENCY)  # fmt: skip
+    up = start_up(data_dir, port, tmp_path / "up.log", "--rate", "50", env=env)
     try:
         runtime = wait_until(
             lambda: read_runtime(data_dir / "runtime.json"), 120, "runtime.json", up
@@ -52,6 +71,7 @@ def test_up_runs_everything_and_stops_everything(tmp_path: Path) -> None:
             f"wall screen    http://127.0.0.1:{port}/",
             "(embedded, in memory)",
             f"(generated now, kept in {data_dir / 'ingest-token'}",
+            f"syslog         udp://127.0.0.1:{udp}, tcp://127.0.0.1:{tcp}",
         ):
             assert line in log
         roles = read_roles(data_dir / "roles.json")
@@ -59,7 +79,7 @@ def test_up_runs_everything_and_stops_everything(tmp_path: Path) -> None:
         # By default one processor per CPU core (at most one per partition).
         count = processor_count(0, usable_cpus(), source_partitions(3))
         processors = processor_names(count.count)
-        assert set(roles.roles) == {*processors, "serve", "simulate"}
+        assert set(roles.roles) == {*processors, "serve", "syslog", "simulate"}
         assert f"processors     {count.count} in consumer group ioc-processor: {count.why}" in log
         assert not roles.not_running()
         assert all(r.pid and r.restarts == 0 for r in roles.roles.values()), roles
@@ -76,6 +96,21 @@ def test_up_runs_everything_and_stops_everything(tmp_path: Path) -> None:
         wait_until(
             lambda: NATIVE.keys() <= formats_accepted(api), 60, "records of every format", up
         )
+        # A device's syslog reaches the wall screen's data, over UDP and over TCP.
+        wait_until(lambda: port_open("127.0.0.1", tcp), 30, "the syslog listener", up)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.sendto(syslog_cef("UDP"), ("127.0.0.1", udp))
+        with socket.create_connection(("127.0.0.1", tcp), timeout=5) as sock:
+            sock.sendall(syslog_cef("TCP") + b"\n")
+
+        def syslog_alerts() -> set[str]:
+            answer = httpx.get(f"{api}/api/alerts", params={"agency": SYSLOG_AGENCY})
+            return {item["signature"].split(": ")[-1] for item in answer.json()["items"]}
+
+        wait_until(
+            lambda: syslog_alerts() == {"IOC up syslog UDP", "IOC up syslog TCP"},
+            60, "the alerts sent over syslog", up,
+        )  # fmt: skip
         # Another command finds the running system through runtime.json alone.
         sent = subprocess.run(
             [sys.executable, "-m", "ioc", "simulate", "--seed", "99", "--count", "40",
@@ -140,7 +175,7 @@ def test_up_uses_the_configured_broker_and_database_instead_of_its_own(
     settings: Settings, tmp_path: Path
 ) -> None:
     data_dir, port = tmp_path / "data", free_port()
-    env = role_env(settings)
+    env = role_env(settings, IOC_SYSLOG_UDP_PORT="0", IOC_SYSLOG_TCP_PORT=str(free_port()))
     env.pop("IOC_INGEST_TOKEN")
     env.pop("IOC_API_PORT")
     with (tmp_path / "up.log").open("ab") as out:

@@ -12,12 +12,17 @@ from pathlib import Path
 import httpx
 import psutil
 
+from ioc.embedded.process import free_port
 from tests.roles import Role
 
 
 def up_env(**extra: str) -> dict[str, str]:
-    """The environment of a terminal without IOC_* settings, plus `extra`."""
-    return {**{k: v for k, v in os.environ.items() if not k.startswith("IOC_")}, **extra}
+    """The environment of a terminal without IOC_* settings, plus `extra`; the syslog
+    listener `ioc up` starts on free ports unless `extra` names them (not on 5514, which
+    a developer's own `ioc up` may hold)."""
+    free = {"IOC_SYSLOG_UDP_PORT": str(free_port()), "IOC_SYSLOG_TCP_PORT": str(free_port())}
+    terminal = {k: v for k, v in os.environ.items() if not k.startswith("IOC_")}
+    return {**terminal, **free, **extra}
 
 
 def start_up(
