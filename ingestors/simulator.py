@@ -13,6 +13,12 @@ per-source heap, so one entity's events come out in order, the whole output is i
 non-decreasing time, and memory holds only the open entities (bounded by the arrival
 rate times the longest lifecycle, whatever the length of the run).
 
+Bursts: now and then (about one new alert in `1/BURST_CHANCE`) an attacker behind one
+address sweeps 8 or more of the province's public assets with one scan or flood
+signature: while the sweep lasts, security takes `BURST_SHARE` of the records instead of
+its 20 %, so new alerts per minute jump severalfold, the way a SOC sees a campaign. Each
+alert of a sweep hits another asset, so each is an alert of its own on the server too.
+
 Ids: event ids and entity ids embed the seed and the start time, so the same
 (seed, start) gives the same ids (re-sending is de-duplicated downstream) while two
 seeds, or two runs of one seed started at different times, never collide.
@@ -80,6 +86,11 @@ SOURCE_WEIGHTS: tuple[tuple[str, float], ...] = (
     ("documents", 0.35),
     ("security", 0.20),
 )
+BURST_CHANCE = 0.004
+"""Chance that a new alert starts a sweep of the assets by one attacker (see the module)."""
+BURST_SHARE = 0.6
+"""Share of the records that are security events while a sweep lasts (else 20 %)."""
+BURST_CATEGORIES: tuple[str, ...] = ("intrusion", "ddos")
 
 
 @dataclass(frozen=True, slots=True)
@@ -363,6 +374,9 @@ class _Simulation:
         self.daily_day: date | None = None
         self._hour = -1
         self._hour_text = ""
+        # The sweep under way: the assets it has still to hit, and what hits them.
+        self.sweep: list[tuple[str, str, str]] = []
+        self.sweep_by: tuple[str, str, str] = ("", "", "")  # category, signature, source IP
 
     def run(self) -> Iterator[dict[str, Any]]:
         rng = self.rng
@@ -384,12 +398,15 @@ class _Simulation:
         number = 0
         while True:
             clock += int(rng.expovariate(rate))
-            point = rng.random() * total
-            source = last
-            for bound, name in cumulative:
-                if point < bound:
-                    source = name
-                    break
+            if self.sweep and rng.random() < BURST_SHARE:
+                source = "security"
+            else:
+                point = rng.random() * total
+                source = last
+                for bound, name in cumulative:
+                    if point < bound:
+                        source = name
+                        break
             heap = heaps[source]
             if heap and heap[0][0] <= clock:
                 entity = heapq.heappop(heap)[2]
@@ -619,21 +636,35 @@ class _Simulation:
 
     # -- security -------------------------------------------------------------------------
 
+    def _outside_address(self) -> str:
+        """An address seen behind the perimeter NAT / from the provincial WAN."""
+        rng = self.rng
+        return f"172.{rng.randint(16, 31)}.{rng.randint(0, 255)}.{rng.randint(2, 254)}"
+
     def _new_alert(self, clock: int) -> _Entity:
         rng = self.rng
-        hostname, agency, address = rng.choice(ASSETS)
-        category = _pick(rng, _CATEGORY_WEIGHTS)
+        if not self.sweep and rng.random() < BURST_CHANCE:
+            category = rng.choice(BURST_CATEGORIES)
+            self.sweep_by = (category, rng.choice(SIGNATURES[category]), self._outside_address())
+            self.sweep = rng.sample(ASSETS, rng.randint(8, len(ASSETS)))
+        if self.sweep:
+            hostname, agency, address = self.sweep.pop()
+            category, signature, source_ip = self.sweep_by
+        else:
+            hostname, agency, address = rng.choice(ASSETS)
+            category = _pick(rng, _CATEGORY_WEIGHTS)
+            signature = rng.choice(SIGNATURES[category])
+            if rng.random() < 0.3:  # an infected or misused workstation inside
+                source_ip = f"10.42.{rng.randint(100, 199)}.{rng.randint(2, 254)}"
+            else:
+                source_ip = self._outside_address()
         severity = _pick(rng, _SEVERITY_MIX.get(category, _SEVERITY_MIX["default"]))
-        if rng.random() < 0.3:  # an infected or misused workstation inside
-            source_ip = f"10.42.{rng.randint(100, 199)}.{rng.randint(2, 254)}"
-        else:  # seen behind the perimeter NAT / from the provincial WAN
-            source_ip = f"172.{rng.randint(16, 31)}.{rng.randint(0, 255)}.{rng.randint(2, 254)}"
         payload: dict[str, Any] = {
             "alert_id": f"soc-{self.tag}-{self._next_id():07d}",
             "severity": severity,
             "category": category,
             "asset": hostname,
-            "signature": rng.choice(SIGNATURES[category]),
+            "signature": signature,
             "src_ip": source_ip,
             "dest_ip": address,
         }

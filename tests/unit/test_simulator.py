@@ -527,3 +527,25 @@ def test_demo_memory_stays_bounded() -> None:
             pass
         open_sizes.append(sum(len(heap) for heap in simulation.heaps.values()))
     assert open_sizes[2] < 1.3 * open_sizes[0] < 20_000
+
+
+def test_now_and_then_one_attacker_sweeps_the_assets_in_a_burst(
+    long_run: list[dict[str, Any]],
+) -> None:
+    raised = [(i, r) for i, r in enumerate(long_run) if r["type"] == "raised"]
+    sweeps: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for i, record in raised:
+        payload = record["payload"]
+        sweeps[payload["src_ip"], payload["signature"]].append(i)
+    found = {key: at_ for key, at_ in sweeps.items() if len(at_) >= 8}
+    assert found, "a run of ten simulated hours has sweeps"
+    for (source_ip, _), positions in found.items():
+        hit = [long_run[i]["payload"] for i in positions]
+        # Every alert of a sweep is an alert of its own, on another asset.
+        assert len({p["dest_ip"] for p in hit}) == len(hit), "each alert another asset"
+        assert len({p["alert_id"] for p in hit}) == len(hit)
+        assert {p["category"] for p in hit} <= {"intrusion", "ddos"}
+        # A burst: while the sweep lasts, security far above its usual fifth of the load.
+        during = long_run[positions[0] : positions[-1] + 1]
+        share = sum(r["source"] == "security" for r in during) / len(during)
+        assert share > 0.4, (source_ip, share)
