@@ -20,6 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from ingestors.render import NATIVE, FormatChoice, Natives
 from ingestors.render.base import VN_TZ
 from ingestors.simulator import generate
+from ioc.clock import Calendar, working_calendar
 from ioc.config import Settings
 from ioc.runtime import Runtime, write_runtime
 from tests.roles import start_api, start_role, wait_until
@@ -73,11 +74,14 @@ def _second(value: str | datetime | None) -> datetime | None:
     return moment.replace(microsecond=0)
 
 
-def _check_states(api_url: str, records: list[dict]) -> None:
-    """Filings and documents stored in the states the simulator's own events give them."""
+def _check_states(api_url: str, records: list[dict], calendar: Calendar) -> None:
+    """Filings and documents stored in the states the simulator's own events give them,
+    folded in the calendar the processor judges with."""
     # Filings as DVC can say them (to the second, no commune); every document is carried by
     # edXML or, on paper, canonically (see ingestors.render.edxml for what edXML changes).
-    filings = fold_all("filings", [dvc_view(r) for r in records if r["source"] == "filings"])
+    filings = fold_all(
+        "filings", [dvc_view(r) for r in records if r["source"] == "filings"], calendar
+    )
     stored = _entities(api_url, "filings", "filing_id")
     assert set(stored) == set(filings)
     verdicts: Counter[str] = Counter()
@@ -91,7 +95,9 @@ def _check_states(api_url: str, records: list[dict]) -> None:
         verdicts[state.verdict] += 1
     assert verdicts["late"] and verdicts["on_time"] + verdicts["early"], verdicts
 
-    documents = fold_all("documents", [canonical(r) for r in records if r["source"] == "documents"])
+    documents = fold_all(
+        "documents", [canonical(r) for r in records if r["source"] == "documents"], calendar
+    )
     stored = _entities(api_url, "documents", "document_id")
     assert set(stored) == set(documents)
     statuses: Counter[str] = Counter()
@@ -156,7 +162,7 @@ def test_simulate_native_stores_every_format_and_alerts_open_and_close(
         assert not any(n for (_, _, outcome), n in accepted.items() if outcome == "rejected")
 
         # Filings and documents: each step once (the KPI counts above), in the right state.
-        _check_states(settings.api_url, records)
+        _check_states(settings.api_url, records, working_calendar(settings))
 
         # Each natively sent alert is stored under the id the server derived, and its
         # lifecycle, sent canonically under that id, moved it.

@@ -41,7 +41,7 @@ from ingestors.render import (
 from ingestors.render.base import IDLE, VN_TZ, Open, rule_of
 from ingestors.render.edxml import header_payload
 from ingestors.simulator import DEMO_SPEEDUP, PACES, Pace, generate
-from ioc.clock import WallCalendar
+from ioc.clock import Calendar, WallCalendar
 from ioc.domains import DOMAINS
 from ioc.domains.base import StoredEvent, in_order
 from ioc.events import Event, validate_event
@@ -299,8 +299,9 @@ def check_documents(pairs: list[tuple[dict[str, Any], Rendered]]) -> list[Event]
 # -- states --------------------------------------------------------------------------------
 
 
-def fold_all(source: str, events: list[Event]) -> dict[str, Any]:
-    """Each entity's state from its events, as the processor folds them."""
+def fold_all(source: str, events: list[Event], calendar: Calendar | None = None) -> dict[str, Any]:
+    """Each entity's state from its events, as the processor folds them: in `calendar`,
+    the processor's (None: the wall calendar, where comparing two renderings will do)."""
     domain = DOMAINS[source]
     by_entity: dict[str, dict[str, StoredEvent]] = defaultdict(dict)
     for e in events:
@@ -309,7 +310,7 @@ def fold_all(source: str, events: list[Event]) -> dict[str, Any]:
             e.event_id, e.type, e.occurred_at, e.agency, payload
         )
     return {
-        entity: domain.fold(entity, in_order(stored.values()), WallCalendar())
+        entity: domain.fold(entity, in_order(stored.values()), calendar or WallCalendar())
         for entity, stored in by_entity.items()
     }
 
