@@ -332,7 +332,10 @@ DOMAIN = Domain(
     rollup=ROLLUP,
     timed=timed,
     clock_fields=("overdue", "at_risk"),
-    tick_where="is_open AND supplement_open_since IS NULL AND ("
+    # The effective due date is never before due_at and the horizon never before now, so
+    # `due_at <= {horizon}` bounds the scan to the open filings due by then (the
+    # open-and-due index) without changing what is selected.
+    tick_where="is_open AND supplement_open_since IS NULL AND due_at <= {horizon} AND ("
     "(NOT overdue AND effective_due_at < {now}) OR "
     "(NOT at_risk AND NOT overdue AND effective_due_at <= {horizon}))",
 )
