@@ -14,7 +14,11 @@ An unescaped pipe is allowed in the extension. Keys are letters, digits, `_`, `.
 
 Mapping (canonical field: where it comes from):
 - `event_id`: derived from the CEF text (not the syslog header): `cef-<sha256>`, so a
-  re-sent event is stored once whichever relay carried it
+  re-sent event is stored once whichever relay carried it. When the CEF text has no time
+  of its own (no `rt`, `end` or `start`) and the syslog header's time is the event's,
+  that instant (to the second) is part of the id too: the same rule firing on the same
+  hosts an hour later is another firing (an occurrence, reopening a resolved alert), not
+  a re-sent one
 - `occurred_at`: `rt` (milliseconds since 1970, or `MMM dd [yyyy] HH:mm:ss[.SSS]
   [zone]`, or ISO 8601), else `end`, `start`, the syslog header's time, else the time
   ingest received it (with a warning); a date without a zone is taken as
@@ -244,6 +248,7 @@ def map_record(record: Any, ctx: MapContext) -> Mapped:
     ext = parse_extension(extension)
 
     when = None
+    origin = ""  # where the time came from
     for key in ("rt", "end", "start"):
         if ext.get(key):
             when, error, warning = cef_time(ext[key], key, ctx)
@@ -254,6 +259,7 @@ def map_record(record: Any, ctx: MapContext) -> Mapped:
     if when is None and not any(ext.get(key) for key in ("rt", "end", "start")):
         if syslog_time is not None:
             when, error, warning = cef_time(syslog_time, "syslog header", ctx)
+            origin = "syslog header"
             errors += [error] if error else []
             warnings += [warning] if warning else []
         else:
@@ -284,8 +290,16 @@ def map_record(record: Any, ctx: MapContext) -> Mapped:
         warnings,
     )
     identity = short_hash(head["vendor"], head["product"], head["signature_id"], code, src, dest)
+    # A time the CEF text lacks but the header gives tells two firings apart: the instant,
+    # to the second (what every header style can say), so RFC 3164 and RFC 5424 headers
+    # of one moment give one event.
+    timed_by = (
+        "\n" + when.astimezone(UTC).replace(microsecond=0).isoformat()
+        if origin == "syslog header"
+        else ""
+    )
     event = alerts.raised(
-        event_id=content_id("cef", cef),
+        event_id=content_id("cef", cef + timed_by),
         alert_id=f"cef-{identity}",
         occurred_at=when,
         agency_code=code,

@@ -345,7 +345,7 @@ def test_cef_without_its_own_time_or_host_takes_the_headers() -> None:
     assert rfc5424[0].occurred_at == datetime(2026, 11, 22, 2, 47, 0, 500000, UTC)
     assert rfc5424[0].payload.asset == "fw-5424"  # type: ignore[union-attr]
     assert bsd[0].event_id == rfc5424[0].event_id, (
-        "the event id is the CEF text's, not the header's"
+        "one CEF text at one instant (to the second) is one event, whatever the header style"
     )
 
 

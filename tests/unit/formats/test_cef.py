@@ -143,3 +143,17 @@ def test_bodies_are_lines_or_a_json_array_of_lines() -> None:
 def test_a_line_that_is_not_utf8_is_refused_alone() -> None:
     records = cef.parse(CEF_SPEC.encode() + b"\n\xff\xfe bad\n" + CEF_SPEC.encode())
     assert [r.error is None for r in records] == [True, False, True]
+
+
+def test_a_rule_firing_again_later_is_another_event_of_the_same_alert() -> None:
+    # No rt, end or start: the syslog header's time is the event's, and tells the
+    # firings apart; a relay re-sending one with its time is still one event.
+    line = "CEF:0|Fortinet|FortiGate|7|13|Port scan|7|src=203.0.113.9 dst=10.0.0.1"
+    first, again, later = (
+        cef.map_record(f"<134>Nov 22 {at} fw01 {line}", ctx()).events[0]
+        for at in ("09:00:00", "09:00:00", "10:00:00")
+    )
+    assert first["event_id"] == again["event_id"]
+    assert first["event_id"] != later["event_id"]
+    assert first["payload"]["alert_id"] == later["payload"]["alert_id"]
+    assert first["occurred_at"] != later["occurred_at"]
