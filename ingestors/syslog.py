@@ -46,6 +46,7 @@ is the I/O shell around them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import re
@@ -633,8 +634,16 @@ class SyslogListener:
         if not events and not rejected:
             return True
         while True:
+            # Draining, no attempt outlives the deadline: `ioc up` waits IOC_SYSLOG_DRAIN_S
+            # (and a little) before it kills the listener, and the loss must be logged.
+            budget = PUBLISH_TIMEOUT_S
+            if deadline is not None:
+                budget = min(budget, deadline - self._clock())
+                if budget <= 0:
+                    return False
             try:
-                await asyncio.wait_for(self._sink.publish(events, rejected), PUBLISH_TIMEOUT_S)
+                if not await self._attempt(events, rejected, budget, stoppable=deadline is None):
+                    return False  # told to stop: the drain tries again, within its bound
                 break
             except (KafkaError, TimeoutError) as error:
                 delay, news = self._broker.failed("broker", self._clock())
@@ -658,6 +667,26 @@ class SyslogListener:
                 "syslog: the broker acknowledges again (%d failed attempts over %.0f s); "
                 "delivering the %d records held", ended.attempts, ended.seconds, self.buffered,
             )  # fmt: skip
+        return True
+
+    async def _attempt(
+        self, events: list[Event], rejected: list[Rejected], budget: float, *, stoppable: bool
+    ) -> bool:
+        """One publish, for at most `budget` seconds; False when told to stop meanwhile
+        (`stoppable`), the records still held. Raises what the publish raised."""
+        publish = asyncio.ensure_future(
+            asyncio.wait_for(self._sink.publish(events, rejected), budget)
+        )
+        if stoppable:
+            stopping = asyncio.ensure_future(self._stopping.wait())
+            await asyncio.wait({publish, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            stopping.cancel()
+            if not publish.done():
+                publish.cancel()
+                with contextlib.suppress(asyncio.CancelledError, KafkaError, TimeoutError):
+                    await publish
+                return False
+        await publish
         return True
 
     def _delivered(self, batch: Batch) -> None:

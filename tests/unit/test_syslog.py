@@ -536,6 +536,34 @@ async def test_a_full_buffer_holds_tcp_drops_udp_and_says_so_once(
     assert any("3 UDP messages were dropped meanwhile" in m for m in said), said
 
 
+class SilentBroker:
+    """Never answers: a publish waits until it is given up."""
+
+    async def publish(self, events: Sequence[Event], rejected: Sequence[Rejected] = ()) -> None:
+        await asyncio.sleep(3600)
+
+
+async def test_stopping_gives_the_broker_at_most_the_drain_time_then_says_what_is_lost(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    spec = SyslogSpec(agency=AGENCY, batch_records=1, drain_s=0.5)
+    listener = SyslogListener(spec, SilentBroker())
+    with caplog.at_level(logging.INFO, logger="ingestors.syslog"):
+        task = asyncio.create_task(listener.run())
+        line = "<13>" + CEF_SPEC
+        listener.take(Frame(line.encode(), len(line)), "tcp")
+        await asyncio.sleep(0.1)  # its publish is in flight, unanswered
+        started = time.monotonic()
+        listener.stop()
+        await asyncio.wait_for(task, 10)
+    # Within the drain bound (and far from the 60 s a publish may otherwise take), so
+    # that `ioc up`, which waits IOC_SYSLOG_DRAIN_S and a little, never has to kill it.
+    assert time.monotonic() - started < spec.drain_s + 1.0
+    assert listener.undelivered == 1
+    said = [r.getMessage() for r in caplog.records]
+    assert any("stopped with 1 records the broker did not acknowledge" in m for m in said), said
+
+
 # --- properties -----------------------------------------------------------------------------
 
 
