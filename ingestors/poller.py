@@ -315,7 +315,8 @@ class Trouble:
         """(seconds to wait, whether to log: a new episode or a new kind of failure).
 
         The delay doubles from `base_s` up to `max_s` over the episode; `retry_after` (the
-        peer's own word) replaces it, `wait` (a fixed pause) too."""
+        peer's own word, but never less than `base_s`) replaces it, `wait` (a fixed pause)
+        too."""
         if self.kind is None:
             self.since, self.attempts = now, 0
         news = kind != self.kind
@@ -323,8 +324,8 @@ class Trouble:
         self.attempts += 1
         if wait is not None:
             return wait, news
-        if retry_after is not None:
-            return retry_after, news
+        if retry_after is not None:  # at least the first backoff: `Retry-After: 0` or a
+            return max(retry_after, self.base_s), news  # past date must not make a busy loop
         return min(self.max_s, self.base_s * 2.0 ** min(self.attempts - 1, 60)), news
 
     def recovered(self, now: float) -> Recovery | None:

@@ -162,6 +162,8 @@ def test_the_peers_word_and_a_fixed_pause_replace_the_doubling() -> None:
     assert trouble.failed("throttled", 0, retry_after=42) == (42, True)
     assert trouble.failed("throttled", 42) == (2, False)  # no Retry-After: the backoff
     assert trouble.failed("client_error", 44, wait=300) == (300, True)
+    # `Retry-After: 0`, or a date already past, still waits the first backoff step.
+    assert Trouble(max_s=300).failed("throttled", 0, retry_after=0.0) == (1.0, True)
 
 
 def test_the_spec_refuses_settings_that_cannot_work() -> None:
