@@ -321,7 +321,8 @@ until the broker acknowledges them. At most IOC_SYSLOG_BUFFER_RECORDS wait: when
 that many do (the broker is down), TCP connections stop reading - their senders wait
 - and UDP messages are dropped and counted, until it drains to half. One log line
 per episode. SIGTERM/SIGINT delivers what is held (at most IOC_SYSLOG_DRAIN_S).
-`ioc up` does not start it: run it beside `ioc up`, or alone against a broker.
+`ioc up` runs it as its role `syslog` (unless --no-syslog); run it alone against
+any broker, or beside an `ioc up --no-syslog`.
 
 Needs:
   the Kafka broker     IOC_KAFKA_BOOTSTRAP - records go to <prefix>.<source>, refused

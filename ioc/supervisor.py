@@ -246,7 +246,8 @@ class Supervisor:
                     f"syslog port {port}/{scheme} on {s.syslog_host} is taken; stop what uses "
                     f"it, set {setting} (0 = none), or pass --no-syslog"
                 )
-            where.append(f"{scheme}://{s.syslog_host}:{port}")
+            host = f"[{s.syslog_host}]" if ":" in s.syslog_host else s.syslog_host
+            where.append(f"{scheme}://{host}:{port}")
         self._syslog_where = where
         return where
 

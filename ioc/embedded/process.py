@@ -40,7 +40,8 @@ def can_bind(host: str, port: int, kind: socket.SocketKind) -> bool:
 
     Asked before starting a listener as a child process, so that a taken port is one
     clear line at start rather than a role in a crash loop."""
-    with socket.socket(socket.AF_INET, kind) as sock:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET  # `::`, `::1`: IPv6
+    with socket.socket(family, kind) as sock:
         if kind == socket.SOCK_STREAM:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as asyncio's server
         try:

@@ -49,3 +49,11 @@ def test_a_taken_syslog_port_stops_ioc_up_saying_what_to_set(
     message = str(refused.value)
     assert f"syslog port {port}/" in message and setting in message
     assert "--no-syslog" in message
+
+
+def test_an_ipv6_syslog_host_is_checked_as_ipv6() -> None:
+    with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as probe:
+        probe.bind(("::1", 0))
+        port = probe.getsockname()[1]
+    s = Settings(syslog_host="::1", syslog_udp_port=0, syslog_tcp_port=port)
+    assert Supervisor(s)._syslog_listens() == [f"tcp://[::1]:{port}"]
