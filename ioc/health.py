@@ -230,11 +230,34 @@ def assess(facts: Facts, limits: Thresholds) -> Health:
     if not facts.database_error and not facts.pending_migrations:
         reasons += _processor_reasons(now, alive, facts.processors, processors, lag, limits)
     starting = {p.name for p in processors if p.state == "starting"}
-    reasons += _role_reasons(now, facts.roles, starting)
+    reasons += _role_reasons(now, facts.roles, starting, _taken_over(processors, alive))
     reasons += [_silent_source(source) for source in facts.silent_sources]
 
     status: Status = "down" if any(r.down for r in reasons) else "degraded" if reasons else "ok"
     return Health(status, tuple(reasons), now, facts.newest_data_at, lag, processors)
+
+
+def _taken_over(
+    processors: Sequence[ProcessorHealth], alive: Sequence[ProcessorReport]
+) -> set[str]:
+    """The processors not running (down, or restarted and not reporting yet) whose
+    partitions the others have taken over: every partition of its last report is named
+    by a newer report of another processor still reporting - the group rebalanced, so
+    nothing waits for it and the data is not stale for its absence."""
+    out: set[str] = set()
+    for processor in processors:
+        last = processor.report
+        if processor.state not in ("down", "starting") or last is None or not last.lag:
+            continue
+        owned = {
+            partition
+            for report in alive
+            if report.instance != last.instance and report.reported_at > last.reported_at
+            for partition in report.lag
+        }
+        if set(last.lag) <= owned:
+            out.add(processor.name)
+    return out
 
 
 def _merged_lag(alive: Sequence[ProcessorReport]) -> dict[str, int]:
@@ -411,14 +434,27 @@ def _role_name_vi(name: str) -> str:
 
 
 def _role_reasons(
-    now: datetime, roles: Sequence[RoleReport], starting: Set[str] = frozenset()
+    now: datetime,
+    roles: Sequence[RoleReport],
+    starting: Set[str] = frozenset(),
+    taken_over: Set[str] = frozenset(),
 ) -> list[Reason]:
     """A role down; a role restarted in the last minute - or, for a processor (in
-    `starting`), restarted and not reporting yet: stale, since the group's partitions
-    change hands when it joins again."""
+    `starting`), restarted and not reporting yet. A processor down or starting makes the
+    data stale - its partitions wait, or change hands when it joins again - unless the
+    other processors have already taken its partitions over (in `taken_over`)."""
     reasons: list[Reason] = []
     for role in roles:
         name_vi = f"{_role_name_vi(role.name)} (ioc {role.name})"
+        covered = role.name in taken_over
+        covered_vi, covered_en = (
+            (
+                "; các bộ xử lý khác đã nhận phần việc của nó",
+                "; the other processors took over its partitions",
+            )
+            if covered
+            else ("", "")
+        )
         exit_vi = exit_en = ""
         if role.last_exit_code is not None:
             exit_vi, exit_en = (
@@ -430,11 +466,11 @@ def _role_reasons(
                 Reason(
                     "role_down",
                     f"Tiến trình {name_vi} đã dừng{exit_vi}; đang khởi động lại "
-                    f"(lần {role.restarts + 1})",
+                    f"(lần {role.restarts + 1}){covered_vi}",
                     f"ioc {role.name} is down{exit_en}; "
-                    f"restarting it (attempt {role.restarts + 1})",
+                    f"restarting it (attempt {role.restarts + 1}){covered_en}",
                     # Its partitions wait until it is back or handed to the others.
-                    stale=is_processor_role(role.name),
+                    stale=is_processor_role(role.name) and not covered,
                 )
             )
         elif role.last_exit_at is not None and (
@@ -446,10 +482,11 @@ def _role_reasons(
                     "role_restarted",
                     f"Tiến trình {name_vi} đã được khởi động lại lúc {_hhmm(role.last_exit_at)}"
                     f"{exit_vi}; đã khởi động lại {role.restarts} lần"
-                    + ("" if back else "; chưa xử lý lại dữ liệu"),
+                    + ("" if back else "; chưa xử lý lại dữ liệu" + covered_vi),
                     f"ioc {role.name} was restarted at {_hhmm(role.last_exit_at)}{exit_en}; "
-                    f"{role.restarts} restart(s) so far" + ("" if back else "; not processing yet"),
-                    stale=not back,
+                    f"{role.restarts} restart(s) so far"
+                    + ("" if back else "; not processing yet" + covered_en),
+                    stale=not back and not covered,
                 )
             )
     return reasons

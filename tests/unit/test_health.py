@@ -178,6 +178,27 @@ def test_one_of_two_processors_down_is_degraded_stale_and_named_vietnamese_first
     assert body["processors"][0]["role"]["pid"] == 11 and body["processors"][0]["pid"] == 11
 
 
+def test_a_processor_down_whose_partitions_the_others_took_over_is_not_stale() -> None:
+    # process-2 died 8 s ago; the group rebalanced and process-1 now reports its partition.
+    two = _processor(instance="h:12:1", name="process-2", pid=12,
+                     reported_at=NOW - timedelta(seconds=8), lag={"ioc.filings/1": 4})  # fmt: skip
+    one = _processor(instance="h:11:1", name="process-1", pid=11,
+                     lag={"ioc.filings/0": 3, "ioc.filings/1": 0})  # fmt: skip
+    roles = [
+        _role("process-1", 11),
+        _role("process-2", 0, "restarting", last_exit_code=-9, last_exit_at=NOW),
+    ]
+    health = assess(Facts(now=NOW, processors=[one, two], roles=roles), LIMITS)
+    assert health.status == "degraded" and not health.stale, health.reasons
+    assert [r.code for r in health.reasons] == ["role_down"]
+    assert health.reasons[0].vi.endswith("; các bộ xử lý khác đã nhận phần việc của nó")
+    assert health.reasons[0].en.endswith("; the other processors took over its partitions")
+    # Before the rebalance, process-1's newer report does not name that partition: stale.
+    before = _processor(instance="h:11:1", name="process-1", pid=11, lag={"ioc.filings/0": 3})
+    waiting = assess(Facts(now=NOW, processors=[before, two], roles=roles), LIMITS)
+    assert waiting.stale and not waiting.reasons[0].en.endswith("its partitions")
+
+
 def test_a_restarted_processor_is_stale_until_its_new_run_reports_then_shown_restarted() -> None:
     one = _processor(instance="h:11:1", name="process-1", pid=11)
     old = _processor(instance="h:12:1", name="process-2", pid=12,
