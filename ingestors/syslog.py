@@ -354,6 +354,43 @@ def judge_items(items: Sequence[Item], spec: SyslogSpec) -> Batch:
     return batch
 
 
+REFUSAL_LOG_EVERY_S = 600.0
+
+
+class RefusalNotice:
+    """When to log a refused message: a syslog sender gets no answer, so the operator must
+    learn from the log what is wrong and what to fix - but a device sending the same bad
+    message a thousand times a minute must not flood it. One line per kind of refusal
+    (its reason and the field its first error names), then at most one every
+    `every_s` seconds for that kind, saying how many were refused meanwhile. Pure: the
+    caller passes the (monotonic) time."""
+
+    def __init__(self, every_s: float = REFUSAL_LOG_EVERY_S) -> None:
+        self.every_s = every_s
+        self._last: dict[tuple[str, str], tuple[float, int]] = {}
+
+    def note(self, refused: Rejected, now: float) -> str | None:
+        """The line to log for this refusal, or None while its kind was logged lately."""
+        first = refused.errors[0] if refused.errors else refused.reason
+        kind = (refused.reason, first.split(":", 1)[0])
+        last = self._last.get(kind)
+        if last is not None and now - last[0] < self.every_s:
+            self._last[kind] = (last[0], last[1] + 1)
+            return None
+        since = f" ({last[1]} more like it since the last line)" if last and last[1] else ""
+        self._last[kind] = (now, 0)
+        hint = (
+            "; devices whose messages name no agency need IOC_SYSLOG_AGENCY"
+            if "no agency" in first
+            else ""
+        )
+        return (
+            f"syslog: refused a message ({refused.reason}): {first}{hint}{since}; it is on "
+            f"the dead-letter topic, and more like it are counted (ioc_syslog_refused_total), "
+            f"logged again in {self.every_s / 60:g} min at most"
+        )
+
+
 def udp_drops(table: str, inode: int) -> int | None:
     """The `drops` of the socket with this inode in a /proc/net/udp (or udp6) table: the
     datagrams the kernel dropped for it (None when it is not there). Pure."""
@@ -425,6 +462,7 @@ class SyslogListener:
         self._tcp: asyncio.Server | None = None
         self._udp: asyncio.DatagramTransport | None = None
         self.undelivered = 0  # records left when stopped with the broker still down
+        self._refusals = RefusalNotice()
         self._received = {t: MESSAGES.labels(t) for t in ("udp", "tcp")}
         BUFFERED.set_function(lambda: self.buffered)
         BACKPRESSURE.set(0)
@@ -691,6 +729,10 @@ class SyslogListener:
 
     def _delivered(self, batch: Batch) -> None:
         self.buffered -= batch.items
+        for refused in batch.rejected:
+            line = self._refusals.note(refused, self._clock())
+            if line is not None:
+                log.warning("%s", line)
         for verdict in batch.verdicts:
             pipeline.count(verdict)
         framing = sum(n for (_, reason), n in batch.refused.items() if reason != INVALID_RECORD)

@@ -27,7 +27,9 @@ from ingestors.formats import FORMATS
 from ingestors.pipeline import judge
 from ingestors.publisher import Rejected
 from ingestors.syslog import (
+    INVALID_RECORD,
     Item,
+    RefusalNotice,
     SyslogConfigError,
     SyslogListener,
     SyslogSpec,
@@ -534,6 +536,21 @@ async def test_a_full_buffer_holds_tcp_drops_udp_and_says_so_once(
     assert sum("UDP messages are dropped" in m for m in said) == 1, said
     assert sum("the broker did not acknowledge" in m for m in said) == 1, said
     assert any("3 UDP messages were dropped meanwhile" in m for m in said), said
+
+
+def test_refusals_are_logged_once_per_kind_then_at_most_every_ten_minutes() -> None:
+    notice = RefusalNotice(every_s=600)
+    no_agency = Rejected("security", ["csNLabel=agency: no agency: the record names none"],
+                         "CEF:0|…", INVALID_RECORD)  # fmt: skip
+    bad_header = Rejected("security", ["header: no <PRI>"], "x", "bad_header")
+    first = notice.note(no_agency, 0.0)
+    assert first is not None and "no agency" in first and "IOC_SYSLOG_AGENCY" in first
+    assert notice.note(no_agency, 1.0) is None and notice.note(no_agency, 599.0) is None
+    other = notice.note(bad_header, 2.0)  # another kind: its own line
+    assert other is not None and "bad_header" in other and "IOC_SYSLOG_AGENCY" not in other
+    again = notice.note(no_agency, 600.0)
+    assert again is not None and "(2 more like it since the last line)" in again
+    assert notice.note(no_agency, 601.0) is None
 
 
 class SilentBroker:
