@@ -20,13 +20,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 
 from ioc.config import SOURCES
 from ioc.db import Conn
 from ioc.domains import DOMAINS
-from ioc.domains.security import SEVERITIES
+from ioc.domains.security import SEVERITIES, VN_TZ
 from ioc.kpi.catalogue import CATALOGUES
 
 _TOTALS = "SELECT source, events, last_stored_at FROM event_totals"
@@ -105,8 +105,13 @@ def _where(source: str, s: Slice) -> tuple[str, list[Any]]:
     return " AND ".join(clauses), params
 
 
+TOP_ASSETS = 10
+
+
 async def catalogue(conn: Conn, s: Slice) -> dict[str, dict[str, Any]]:
-    """Every domain's KPI catalogue for the slice."""
+    """Every domain's KPI catalogue for the slice, split by its rollup's `breakdowns`
+    (`by_<dim>`, each value's catalogue, the most numerous first), and for security the
+    assets hit most (`top_assets`)."""
     out = {}
     for source, domain in DOMAINS.items():
         rollup = domain.rollup
@@ -114,7 +119,36 @@ async def catalogue(conn: Conn, s: Slice) -> dict[str, dict[str, Any]]:
         sums = ", ".join(f"coalesce(sum({m}), 0)::bigint AS {m}" for m in rollup.measures)
         row = await conn.fetchrow(f"SELECT {sums} FROM {rollup.table} WHERE {where}", *params)
         out[source] = CATALOGUES[source](dict(row) if row else {})
+        for dim in rollup.breakdowns:
+            rows = await conn.fetch(
+                f"SELECT {dim} AS value, {sums} FROM {rollup.table} WHERE {where} "
+                f"GROUP BY 1 ORDER BY {rollup.measures[0]} DESC, 1",
+                *params,
+            )
+            out[source][f"by_{dim}"] = {
+                row["value"]: CATALOGUES[source]({m: row[m] for m in rollup.measures})
+                for row in rows
+            }
+    out["security"]["top_assets"] = await top_assets(conn, s)
     return out
+
+
+async def top_assets(conn: Conn, s: Slice, limit: int = TOP_ASSETS) -> list[dict[str, Any]]:
+    """The assets with the most alerts raised in the slice's days (Vietnam time), with
+    how many of those are still open. Read from `alert_state` by `raised_at` (indexed):
+    the asset is no rollup dimension, since there may be thousands."""
+    if s.procedure is not None or s.commune is not None:
+        return []  # alerts have neither
+    first = datetime.combine(s.start, time(), VN_TZ).astimezone(UTC)
+    last = datetime.combine(s.end + timedelta(days=1), time(), VN_TZ).astimezone(UTC)
+    rows = await conn.fetch(
+        "SELECT asset, count(*) AS alerts, count(*) FILTER (WHERE is_open) AS open "
+        "FROM alert_state WHERE raised_at >= $1 AND raised_at < $2 AND asset IS NOT NULL "
+        "AND ($3::text IS NULL OR agency = $3) "
+        "GROUP BY asset ORDER BY alerts DESC, asset LIMIT $4",
+        first, last, s.agency, limit,
+    )  # fmt: skip
+    return [{"asset": r["asset"], "alerts": r["alerts"], "open": r["open"]} for r in rows]
 
 
 Period = Literal["day", "month"]
@@ -146,7 +180,8 @@ async def event_series(
     conn: Conn, start: datetime, end: datetime, period: Literal["minute", "hour"],
     agency: str | None = None,
 ) -> list[dict[str, Any]]:  # fmt: skip
-    """Events per source per minute or hour (Vietnam is UTC+7: hours align)."""
+    """Events per source per minute or hour (Vietnam is UTC+7: hours align), and the
+    alerts newly raised in each (`new_alerts`, from `alert_state` by `raised_at`)."""
     rows = await conn.fetch(
         f"SELECT date_trunc('{period}', bucket) AS at, source, sum(events)::bigint AS n "
         "FROM event_counts_minute WHERE bucket >= $1 AND bucket < $2 "
@@ -156,4 +191,16 @@ async def event_series(
     out: dict[datetime, dict[str, int]] = defaultdict(lambda: dict.fromkeys(SOURCES, 0))
     for row in rows:
         out[row["at"]][row["source"]] = row["n"]
-    return [{"at": at.isoformat(), "events": counts} for at, counts in sorted(out.items())]
+    raised = await conn.fetch(
+        f"SELECT date_trunc('{period}', raised_at) AS at, count(*) AS n FROM alert_state "
+        "WHERE raised_at >= $1 AND raised_at < $2 AND ($3::text IS NULL OR agency = $3) "
+        "GROUP BY 1",
+        start, end, agency,
+    )  # fmt: skip
+    new = {row["at"]: row["n"] for row in raised}
+    for at in new:  # a minute with a new alert is in the series, even before its events
+        out.setdefault(at, dict.fromkeys(SOURCES, 0))
+    return [
+        {"at": at.isoformat(), "events": counts, "new_alerts": new.get(at, 0)}
+        for at, counts in sorted(out.items())
+    ]

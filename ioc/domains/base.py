@@ -136,6 +136,9 @@ class Rollup:
     days; `current` names them, and they are also kept summed over days in the small
     `current_totals` table, per agency and per value of `current_dim` (e.g. severity),
     so the wall screen's numbers never need a scan that grows with the days.
+
+    `breakdowns` names the dimensions the KPI answer splits the catalogue by
+    (`by_<dim>`: the catalogue of each value, e.g. alerts by category, filings by channel).
     """
 
     table: str
@@ -144,11 +147,13 @@ class Rollup:
     contribute: Callable[[Any], Contribution]
     current: tuple[str, ...] = ()
     current_dim: str | None = None
+    breakdowns: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         assert self.dims[0] == "agency", "the first dimension of a rollup is the agency"
         assert set(self.current) <= set(self.measures)
         assert self.current_dim is None or self.current_dim in self.dims
+        assert set(self.breakdowns) <= set(self.dims)
 
 
 def one(key: tuple[Any, ...], **measures: int | bool | None) -> Contribution:

@@ -317,6 +317,7 @@ ROLLUP = Rollup(
     ),
     contribute=contribute,
     current=("open", "overdue", "at_risk", "waiting"),
+    breakdowns=("channel",),  # received (and the rest) by channel
 )  # fmt: skip
 
 DOMAIN = Domain(

@@ -174,6 +174,7 @@ ROLLUP = Rollup(
     contribute=contribute,
     current=("open", "unattended"),
     current_dim="severity",
+    breakdowns=("severity", "category", "agency"),  # open by severity and category, agencies
 )  # fmt: skip
 
 DOMAIN = Domain(

@@ -81,12 +81,44 @@ RECORDS = [
 ]
 
 
-@pytest.fixture
-async def api(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+def _alert(
+    event_id: str, alert_id: str, type_: str, at: str, agency: str = H42, **payload: object
+) -> tuple[str, dict]:
+    return "security", {
+        "event_id": event_id,
+        "type": type_,
+        "occurred_at": at,
+        "agency": agency,
+        "payload": {"alert_id": alert_id, **payload},
+    }
+
+
+def _raised(event_id: str, alert_id: str, at: str, severity: str, category: str, asset: str,
+            agency: str = H42) -> tuple[str, dict]:  # fmt: skip
+    return _alert(event_id, alert_id, "raised", at, agency, severity=severity,
+                  category=category, asset=asset)  # fmt: skip
+
+
+ALERTS = [
+    # 2 Nov, 09:00-09:01 in Vietnam: a sweep of portal-1 and portal-2, then malware on
+    # portal-1 (acknowledged and resolved) and in H43 a DDoS on portal-3.
+    _raised("s1", "A-1", "2026-11-02T09:00:10+07:00", "medium", "intrusion", "portal-1"),
+    _raised("s2", "A-2", "2026-11-02T09:00:20+07:00", "medium", "intrusion", "portal-2"),
+    _raised("s3", "A-3", "2026-11-02T09:00:30+07:00", "high", "malware", "portal-1"),
+    _alert("s4", "A-3", "acknowledged", "2026-11-02T09:05:30+07:00"),
+    _alert("s5", "A-3", "resolved", "2026-11-02T10:00:30+07:00"),
+    _raised("s6", "A-4", "2026-11-02T09:01:00+07:00", "critical", "ddos", "portal-3", H43),
+]
+
+
+async def _serve(
+    settings: Settings, records: list[tuple[str, dict]]
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The app over a database holding `records`, stored as the processor stores them."""
     conn = await asyncpg.connect(settings.database_url)
     try:
         batch = []
-        for offset, (source, record) in enumerate(RECORDS):
+        for offset, (source, record) in enumerate(records):
             event = validate_event(source, record)
             assert isinstance(event, Event), event
             batch.append(Incoming(event, event.occurred_at, f"t.{source}", 0, offset))
@@ -99,6 +131,53 @@ async def api(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
         httpx.AsyncClient(transport=httpx.ASGITransport(manager.app), base_url="http://t") as http,
     ):
         yield http
+
+
+@pytest.fixture
+async def api(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    async for http in _serve(settings, RECORDS):
+        yield http
+
+
+@pytest.fixture
+async def alerts_api(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    async for http in _serve(settings, RECORDS + ALERTS):
+        yield http
+
+
+async def test_the_catalogue_is_split_by_channel_severity_category_agency_and_asset(
+    alerts_api: httpx.AsyncClient,
+) -> None:
+    body = (await alerts_api.get("/api/kpis", params={"from": "2026-11-01"})).json()
+    channels = body["catalogue"]["filings"]["by_channel"]
+    assert {c: v["received"] for c, v in channels.items()} == {"online": 3, "in_person": 1}
+    s = body["catalogue"]["security"]
+    assert {c: (v["alerts"], v["open"]) for c, v in s["by_category"].items()} == {
+        "intrusion": (2, 2), "malware": (1, 0), "ddos": (1, 1),
+    }  # fmt: skip
+    assert list(s["by_category"]) == ["intrusion", "ddos", "malware"]  # most alerts first
+    assert {v: k["open"] for v, k in s["by_severity"].items()} == {
+        "medium": 2, "high": 0, "critical": 1,
+    }  # fmt: skip
+    assert s["by_severity"]["high"]["mean_time_to_acknowledge_minutes"] == 5.0
+    assert [(a, v["alerts"]) for a, v in s["by_agency"].items()] == [(H42, 3), (H43, 1)]
+    assert s["top_assets"] == [
+        {"asset": "portal-1", "alerts": 2, "open": 1},
+        {"asset": "portal-2", "alerts": 1, "open": 1},
+        {"asset": "portal-3", "alerts": 1, "open": 1},
+    ]
+    h43 = (await alerts_api.get("/api/kpis", params={"from": "2026-11-01", "agency": H43})).json()
+    assert h43["catalogue"]["security"]["top_assets"] == [
+        {"asset": "portal-3", "alerts": 1, "open": 1}
+    ]
+    # New alerts per minute: three in 09:00, one in 09:01 (02:00 and 02:01 UTC).
+    minutes = (
+        await alerts_api.get(
+            "/api/kpis", params={"from": "2026-11-02", "to": "2026-11-02", "granularity": "minute"}
+        )
+    ).json()["series"]
+    new = {m["at"][11:16]: m["new_alerts"] for m in minutes if m["new_alerts"]}
+    assert new == {"02:00": 3, "02:01": 1}
 
 
 async def test_the_catalogue_of_a_slice_is_what_was_counted_by_hand(api: httpx.AsyncClient) -> None:
