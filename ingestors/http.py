@@ -82,8 +82,9 @@ async def ingest(
     agency: Annotated[
         str | None,
         Query(
-            description="agency code for records of a security format that name none "
-            "(e.g. a sensor that watches one agency's network)"
+            description="agency code for records that name none: a security format's "
+            "(e.g. a sensor that watches one agency's network), a DVC record without "
+            "DonViXuLy, an edXML status packet"
         ),
     ] = None,
     content_encoding: Annotated[str | None, Header()] = None,
@@ -118,7 +119,8 @@ async def ingest(
             return _broker_unavailable(source)
         return _fail(source, 400, str(error), "unreadable-body", dead_lettered=True)
 
-    context = MapContext(source=source, received_at=received_now(), agency=agency)
+    context = MapContext(source=source, received_at=received_now(), agency=agency,
+                         communes=request.app.state.communes)  # fmt: skip
     verdict = judge(source, parsed.records, context, parsed.format, detected=parsed.detected)
     try:
         await _publisher(request).publish(verdict.events, verdict.rejected)

@@ -63,6 +63,7 @@ from ioc.config import Settings
 from ioc.db import DATABASE_UNAVAILABLE
 from ioc.db.cursors import load_cursor, save_cursor
 from ioc.events import Event
+from ioc.reference_data import load_reference
 
 log = logging.getLogger(__name__)
 
@@ -343,14 +344,16 @@ class Trouble:
 Handle = Callable[[str, str | None, bytes, datetime], Judgement]
 
 
-def formats_pipeline(max_records: int | None) -> Handle:
+def formats_pipeline(max_records: int | None, communes: Mapping[str, str] | None = None) -> Handle:
     """The pipeline every transport shares (`ingestors.pipeline`): the format's parser,
     its mapper, canonical validation; refused records become dead letters with their raw
-    bytes and reasons. Raises BodyError when the body as a whole cannot be read."""
+    bytes and reasons. Raises BodyError when the body as a whole cannot be read.
+    `communes`: each commune-level agency's commune, from the reference data."""
 
     def handle(source: str, format_name: str | None, body: bytes, at: datetime) -> Judgement:
         parsed = read_body(source, body, format_name, max_records)
-        return judge(source, parsed.records, MapContext(source, at), parsed.format)
+        context = MapContext(source, at, communes=communes or {})
+        return judge(source, parsed.records, context, parsed.format)
 
     return handle
 
@@ -702,7 +705,10 @@ async def run_poller(settings: Settings) -> None:
         async with httpx.AsyncClient(follow_redirects=True) as http:
             poller = Poller(
                 spec, Publisher(producer, settings), DatabaseCursors(pool), http,
-                handle=formats_pipeline(settings.ingest_max_records),
+                handle=formats_pipeline(
+                    settings.ingest_max_records,
+                    load_reference(settings.reference_file).communes_by_agency(),
+                ),
             )  # fmt: skip
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):

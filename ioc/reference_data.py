@@ -63,6 +63,11 @@ class Reference(_Ref):
     def procedures_by_code(self) -> Mapping[str, Procedure]:
         return {procedure.code: procedure for procedure in self.procedures}
 
+    def communes_by_agency(self) -> dict[str, str]:
+        """Each commune-level agency's commune code, for ingest formats whose records
+        name the agency but not the commune (the DVC filing sync record)."""
+        return {a.code: a.commune_code for a in self.agencies if a.commune_code}
+
     def agency_name(self, code: str) -> str:
         agency = self.agencies_by_code.get(code)
         return agency.name if agency else code

@@ -73,11 +73,14 @@ class Mapped:
 class MapContext:
     """What a mapper may know besides the record: the endpoint's source, the agency the
     sender stated for the whole request (`?agency=`, or a listener's configuration),
-    and when ingest received it (injected, so mappers stay pure and testable)."""
+    when ingest received it, and the commune of each commune-level agency in the
+    reference data (`communes`, for formats that carry no commune: a DVC record's is
+    its processing agency's) - all injected, so mappers stay pure and testable."""
 
     source: str
     received_at: datetime
     agency: str | None = None
+    communes: Mapping[str, str] = field(default_factory=dict)
 
 
 Mapper = Callable[[Any, MapContext], Mapped]

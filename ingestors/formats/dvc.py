@@ -133,7 +133,12 @@ MAPPING: tuple[Row, ...] = (
     Row("NgayKetThucXuLy", "occurred_at of resolved (status 9, 10)"),
     Row("NgayTra", "occurred_at of result_returned (status 10)"),
     Row("NgayTuChoi", "occurred_at of refused (status 3, 8)"),
-    Row("DonViXuLy", "agency", note="when it is an agency code, else ?agency="),
+    Row(
+        "DonViXuLy",
+        "agency",
+        note="when it is an agency code, else ?agency=; its commune "
+        "(a commune-level agency's, from the reference data) is payload.commune_code",
+    ),
 )
 ROWS: dict[str, Row] = {row.source: row for row in MAPPING}
 # The date the record gives for reaching a status, when its history lacks the step.
@@ -337,6 +342,8 @@ def map_record(record: Any, ctx: MapContext) -> Mapped:
     if received_at is None:
         received_at = next((s.at for s in timeline if s.type == "received"), None)
     payload["received_at"] = iso(received_at) if received_at else None
+    # The record has no commune: a commune-level agency's filings are its commune's.
+    payload["commune_code"] = ctx.communes.get(agency)
     payload = {k: v for k, v in payload.items() if v is not None}
     events = [
         {

@@ -96,6 +96,7 @@ def create_app(settings: Settings, *, with_ingest: bool = True, with_api: bool =
     install_docs(app)  # /docs and /redoc with local assets: they work on a closed network
     app.state.settings = settings
     app.state.reference = load_reference(settings.reference_file)
+    app.state.communes = app.state.reference.communes_by_agency()  # for ingest's mappers
     app.state.calendar = working_calendar(settings)
     app.state.tokens = load_tokens(settings.ingest_token, settings.ingest_tokens_file, SOURCES)
     install_problem_handlers(app)

@@ -152,3 +152,17 @@ async def test_provincial_formats_land_once_and_a_resent_snapshot_adds_nothing(
     finally:
         processor.stop()
         await asyncio.wait_for(running, 60)
+
+
+async def test_a_dvc_filing_at_a_commune_agency_carries_its_commune(settings: Settings) -> None:
+    # The sync record has no commune: the shipped reference data's commune of the
+    # processing agency (UBND phường Thành Sen, 000.21.32.H42 -> ward 18073) is it.
+    record = copy.deepcopy(DVC_IN_PROCESS)
+    record["hoSo"] |= {"DonViXuLy": "000.21.32.H42", "MaHoSo": "000.21.32.H42-261122-0001"}
+    for step in record["tienTrinhDongBo"]:
+        step["MaHoSo"] = record["hoSo"]["MaHoSo"]
+    async with _ingest_app(settings) as http:
+        answer = await http.post("/ingest/filings", content=_ndjson(record))
+        assert answer.status_code == 200, answer.text
+    on_topic = await _exactly(settings, settings.source_topics["filings"], 2)
+    assert {json.loads(m.value)["payload"]["commune_code"] for m in on_topic} == {"18073"}

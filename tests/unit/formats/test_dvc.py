@@ -378,3 +378,15 @@ def test_recognised_without_format_beside_canonical_records() -> None:
     verdict = judge("filings", parsed.records, ctx(), parsed.format, detected=parsed.detected)
     assert verdict.response()["formats"] == {"canonical": 1, "dvc": 1}
     assert verdict.format == "mixed" and verdict.status == 200
+
+
+def test_a_commune_level_agencys_filings_are_its_communes() -> None:
+    # The record has no commune field: the reference data's commune of the agency is it.
+    communes = {"000.21.32.H42": "18073"}
+    at_commune = MapContext("filings", RECEIVED, agency="000.21.32.H42", communes=communes)
+    mapped = dvc.map_record(fresh(DVC_RETURNED), at_commune)
+    assert {e["payload"]["commune_code"] for e in mapped.events} == {"18073"}
+    # A province-level agency has none: the filing has no commune, as before.
+    at_province = MapContext("filings", RECEIVED, agency=AGENCY, communes=communes)
+    mapped = dvc.map_record(fresh(DVC_RETURNED), at_province)
+    assert all("commune_code" not in e["payload"] for e in mapped.events)
