@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import TYPE_CHECKING, Protocol
 
 import yaml
@@ -47,9 +48,10 @@ class Clock:
     at_risk_within: timedelta = timedelta(hours=8)  # working time: one working day
     ack_within: timedelta = timedelta(minutes=15)  # wall time: an alert nobody took up
 
-    @property
+    @cached_property
     def at_risk_horizon(self) -> datetime:
-        """Deadlines up to this moment are within `at_risk_within` of working time."""
+        """Deadlines up to this moment are within `at_risk_within` of working time.
+        Worked out once per clock (a batch's, a tick's): every open entity asks it."""
         return self.calendar.add_working_time(self.now, self.at_risk_within)
 
     @property
