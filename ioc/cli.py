@@ -477,27 +477,35 @@ def _serve(args: argparse.Namespace, *, with_api: bool) -> int:
     return 0
 
 
+async def _migrations_pending(command: str, settings: Settings) -> bool:
+    """Whether the schema lacks a migration, said on stderr as what to run: a role that
+    writes the database refuses to start on a schema it does not know."""
+    import asyncpg
+
+    from ioc.db.migrate import pending_migrations
+
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        pending = await pending_migrations(conn)
+    finally:
+        await conn.close()
+    if pending:
+        print(
+            f"ioc {command}: migrations pending ({', '.join(pending)}); run `ioc migrate`",
+            file=sys.stderr,
+        )
+    return bool(pending)
+
+
 def cmd_process(args: argparse.Namespace) -> int:
     from ioc.clock import working_calendar
-    from ioc.db.migrate import pending_migrations
     from streams.processor import run_processor
 
     settings = _connected(args)
     working_calendar(settings)  # a bad IOC_WORKING_TIME_FILE: say so before connecting
 
     async def main() -> int:
-        import asyncpg
-
-        conn = await asyncpg.connect(settings.database_url)
-        try:
-            pending = await pending_migrations(conn)
-        finally:
-            await conn.close()
-        if pending:
-            print(
-                f"ioc process: migrations pending ({', '.join(pending)}); run `ioc migrate`",
-                file=sys.stderr,
-            )
+        if await _migrations_pending("process", settings):
             return 2
         await run_processor(settings)
         return 0
@@ -631,7 +639,6 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 def cmd_poll(args: argparse.Namespace) -> int:
     from ingestors.poller import PollConfigError, PollSpec, run_poller
-    from ioc.db.migrate import pending_migrations
 
     settings = _connected(
         args, poll_name=args.name, poll_url=args.url, poll_source=args.source,
@@ -644,18 +651,7 @@ def cmd_poll(args: argparse.Namespace) -> int:
         return 2
 
     async def main() -> int:
-        import asyncpg
-
-        conn = await asyncpg.connect(settings.database_url)
-        try:
-            pending = await pending_migrations(conn)
-        finally:
-            await conn.close()
-        if pending:
-            print(
-                f"ioc poll: migrations pending ({', '.join(pending)}); run `ioc migrate`",
-                file=sys.stderr,
-            )
+        if await _migrations_pending("poll", settings):
             return 2
         await run_poller(settings)
         return 0
