@@ -22,16 +22,24 @@ pytestmark = pytest.mark.integration
 H42, H43 = "000.00.31.H42", "000.00.31.H43"
 
 
-def _filing(
-    event_id: str, filing_id: str, type_: str, at: str, agency: str = H42, **payload: object
-) -> tuple[str, dict]:
-    return "filings", {
+def _event(
+    source: str, event_id: str, entity_id: str, type_: str, at: str, agency: str = H42,
+    **payload: object,
+) -> tuple[str, dict]:  # fmt: skip
+    key = {"filings": "filing_id", "security": "alert_id"}[source]
+    return source, {
         "event_id": event_id,
         "type": type_,
         "occurred_at": at,
         "agency": agency,
-        "payload": {"filing_id": filing_id, **payload},
+        "payload": {key: entity_id, **payload},
     }
+
+
+def _filing(
+    event_id: str, filing_id: str, type_: str, at: str, agency: str = H42, **payload: object
+) -> tuple[str, dict]:
+    return _event("filings", event_id, filing_id, type_, at, agency, **payload)
 
 
 RECORDS = [
@@ -84,13 +92,7 @@ RECORDS = [
 def _alert(
     event_id: str, alert_id: str, type_: str, at: str, agency: str = H42, **payload: object
 ) -> tuple[str, dict]:
-    return "security", {
-        "event_id": event_id,
-        "type": type_,
-        "occurred_at": at,
-        "agency": agency,
-        "payload": {"alert_id": alert_id, **payload},
-    }
+    return _event("security", event_id, alert_id, type_, at, agency, **payload)
 
 
 def _raised(event_id: str, alert_id: str, at: str, severity: str, category: str, asset: str,
