@@ -1,14 +1,19 @@
-"""Looking at what the system stored or published, from the outside, for assertions."""
+"""Looking at what the system stored or published, from the outside, for assertions; and a
+fake broker that keeps what it is given."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
+from aiokafka.errors import KafkaConnectionError
 from aiokafka.structs import ConsumerRecord, TopicPartition
 
+from ingestors.publisher import Rejected
 from ioc.config import Settings
 from ioc.domains import DOMAINS
+from ioc.events import Event
 from ioc.kafka import make_consumer
 from tests.roles import Role, async_wait_until
 
@@ -117,3 +122,19 @@ async def committed_total(settings: Settings, group: str) -> int:
         return total
     finally:
         await consumer.stop()
+
+
+class FlakyBroker:
+    """Refuses the first `failures` publishes, then keeps everything it is given."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.events: list[Event] = []
+        self.rejected: list[Rejected] = []
+
+    async def publish(self, events: Sequence[Event], rejected: Sequence[Rejected] = ()) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise KafkaConnectionError("no broker")
+        self.events += events
+        self.rejected += rejected

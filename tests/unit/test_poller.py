@@ -4,14 +4,13 @@ its loop against a fake source (httpx.MockTransport), a fake broker and a fake c
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import orjson
 import pytest
-from aiokafka.errors import KafkaConnectionError
 
 from ingestors.body import BodyError
 from ingestors.poller import (
@@ -25,9 +24,8 @@ from ingestors.poller import (
     split_answer,
     time_order,
 )
-from ingestors.publisher import Rejected
 from ioc.config import Settings
-from ioc.events import Event
+from tests.probes import FlakyBroker
 from tests.records import filing
 
 NOW = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
@@ -183,20 +181,6 @@ def test_the_spec_refuses_settings_that_cannot_work() -> None:
 # --- the loop, against fakes -------------------------------------------------------------------
 
 
-class FakeBroker:
-    def __init__(self) -> None:
-        self.down = 0  # this many more publishes fail
-        self.events: list[Event] = []
-        self.rejected: list[Rejected] = []
-
-    async def publish(self, events: Sequence[Event], rejected: Sequence[Rejected] = ()) -> None:
-        if self.down:
-            self.down -= 1
-            raise KafkaConnectionError("broker down")
-        self.events += events
-        self.rejected += rejected
-
-
 class FakeCursors:
     def __init__(self, stored: str | None = None) -> None:
         self.stored = stored
@@ -220,7 +204,7 @@ class FakeClock:
 
 def make_poller(
     answer: Callable[[httpx.Request], httpx.Response],
-    broker: FakeBroker,
+    broker: FlakyBroker,
     cursors: FakeCursors,
     **settings: Any,
 ) -> tuple[Poller, list[float], list[httpx.Request]]:
@@ -266,7 +250,7 @@ def pages(request: httpx.Request) -> httpx.Response:
 
 
 async def test_pages_are_read_until_the_cursor_stands_still() -> None:
-    broker, cursors = FakeBroker(), FakeCursors()
+    broker, cursors = FlakyBroker(0), FakeCursors()
     poller, _, requests = make_poller(pages, broker, cursors, poll_interval_s=30)
     assert await poller.resume() and poller.cursor is None
     waits = [await poller.poll_once() for _ in range(4)]
@@ -277,7 +261,7 @@ async def test_pages_are_read_until_the_cursor_stands_still() -> None:
 
 
 async def test_a_restart_resumes_from_the_stored_cursor() -> None:
-    broker, cursors = FakeBroker(), FakeCursors(stored="4")
+    broker, cursors = FlakyBroker(0), FakeCursors(stored="4")
     poller, _, requests = make_poller(pages, broker, cursors, poll_initial_cursor="0")
     assert await poller.resume()
     assert poller.cursor == "4"
@@ -289,9 +273,9 @@ async def test_a_restart_resumes_from_the_stored_cursor() -> None:
 async def test_the_broker_down_holds_one_answer_and_pulls_nothing_more(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    broker, cursors = FakeBroker(), FakeCursors()
+    broker, cursors = FlakyBroker(0), FakeCursors()
     poller, pauses, requests = make_poller(pages, broker, cursors, poll_backoff_max_s=4)
-    broker.down = 5
+    broker.failures = 5
     with caplog.at_level(logging.INFO, logger="ingestors.poller"):
         assert await poller.poll_once() == 0
     assert len(requests) == 1, "nothing more is pulled while the answer is held"
@@ -324,7 +308,7 @@ async def test_failures_back_off_and_a_4xx_says_what_to_fix(
             return step
         return pages(request)
 
-    broker, cursors = FakeBroker(), FakeCursors()
+    broker, cursors = FlakyBroker(0), FakeCursors()
     poller, _, _ = make_poller(
         answer, broker, cursors, poll_backoff_max_s=60, poll_slow_interval_s=300
     )
@@ -346,7 +330,7 @@ async def test_refused_records_are_dead_lettered_and_the_cursor_moves_past_them(
     def answer(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, json={"items": [RECORDS[0], bad], "next": "2"})
 
-    broker, cursors = FakeBroker(), FakeCursors()
+    broker, cursors = FlakyBroker(0), FakeCursors()
     poller, _, _ = make_poller(answer, broker, cursors)
     await poller.poll_once()
     assert [e.event_id for e in broker.events] == ["e0"]
@@ -358,7 +342,7 @@ async def test_an_unreadable_answer_is_asked_for_again_slowly_without_moving() -
     def answer(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, html="<html>maintenance</html>")
 
-    broker, cursors = FakeBroker(), FakeCursors()
+    broker, cursors = FlakyBroker(0), FakeCursors()
     poller, _, _ = make_poller(answer, broker, cursors, poll_slow_interval_s=120)
     assert await poller.poll_once() == 120
     assert cursors.saves == [] and broker.events == []

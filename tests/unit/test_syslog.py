@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiokafka.errors import KafkaConnectionError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -50,6 +49,7 @@ from ingestors.syslog_frames import (
 from ioc.cli import main
 from ioc.config import Settings
 from ioc.events import Event
+from tests.probes import FlakyBroker
 from tests.unit.formats.samples import (
     AGENCY,
     CEF_SPEC,
@@ -488,22 +488,6 @@ def test_datagrams_a_full_receive_buffer_drops_are_counted_by_the_kernel() -> No
 
 
 # --- the buffer: backpressure on a fake broker ----------------------------------------------
-
-
-class FlakyBroker:
-    """Refuses the first `failures` publishes, then keeps everything it is given."""
-
-    def __init__(self, failures: int) -> None:
-        self.failures = failures
-        self.events: list[Event] = []
-        self.rejected: list[Rejected] = []
-
-    async def publish(self, events: Sequence[Event], rejected: Sequence[Rejected] = ()) -> None:
-        if self.failures:
-            self.failures -= 1
-            raise KafkaConnectionError("no broker")
-        self.events += events
-        self.rejected += rejected
 
 
 async def test_a_full_buffer_holds_tcp_drops_udp_and_says_so_once(
