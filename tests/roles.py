@@ -13,8 +13,11 @@ from typing import IO, Any
 
 import httpx
 
+from ingestors.poller import Trouble
 from ioc.config import Settings
+from ioc.embedded.broker import EmbeddedBroker
 from ioc.embedded.process import free_port
+from ioc.kafka import ensure_topics
 from tests.conftest import role_env
 
 
@@ -100,3 +103,32 @@ async def async_wait_until(
         await asyncio.sleep(0.2)
     logs = "\n".join(f"--- {r.name}:\n{r.log()[-3000:]}" for r in roles)
     raise AssertionError(f"timed out after {seconds}s waiting for {what} (last: {last})\n{logs}")
+
+
+async def own_broker(settings: Settings, tmp: Path) -> tuple[EmbeddedBroker, Settings]:
+    """A broker of the test's own, to stop and start, and `settings` pointing at it (its
+    topics created)."""
+    broker = EmbeddedBroker(tmp / "broker.log")
+    settings = settings.model_copy(update={"kafka_bootstrap": broker.start()})
+    await ensure_topics(settings)
+    return broker, settings
+
+
+async def restart_between_attempts(
+    broker: EmbeddedBroker, trouble: Trouble, settings: Settings
+) -> None:
+    """Start the stopped `broker` again (on its port) once its client's next failed attempt
+    is over, and create the topics at once.
+
+    The embedded broker keeps topics in memory: restarted, it has none, and a record
+    produced before they are created again may be lost by the broker itself. Restarted
+    while the client sleeps between two attempts (none in flight), with the topics made
+    at once, it stands for a restarted Kafka, which would simply still have them."""
+    failures = trouble.attempts
+
+    async def between_attempts() -> bool:
+        return trouble.attempts > failures
+
+    await async_wait_until(between_attempts, 60, "the next failed attempt")
+    broker.start()  # the same port
+    await ensure_topics(settings)

@@ -14,12 +14,11 @@ import httpx
 import pytest
 
 from ioc.config import Settings
-from ioc.embedded.broker import EmbeddedBroker
 from ioc.kafka import ensure_topics
 from ioc.runtime import Runtime, write_runtime
 from tests.probes import read_topic
 from tests.records import filing
-from tests.roles import async_wait_until, start_api
+from tests.roles import async_wait_until, own_broker, start_api
 
 pytestmark = pytest.mark.integration
 
@@ -27,9 +26,7 @@ pytestmark = pytest.mark.integration
 async def test_ingest_answers_503_while_the_broker_is_down(
     settings: Settings, tmp_path: Path
 ) -> None:
-    broker = EmbeddedBroker(tmp_path / "broker.log")
-    settings = settings.model_copy(update={"kafka_bootstrap": broker.start()})
-    await ensure_topics(settings)
+    broker, settings = await own_broker(settings, tmp_path)
     api, settings = start_api(settings, tmp_path)
     headers = {"Authorization": f"Bearer {settings.ingest_token}"}
     try:
@@ -59,9 +56,7 @@ async def test_ingest_answers_503_while_the_broker_is_down(
 async def test_replay_holds_its_records_while_the_broker_is_down_and_delivers_them_after(
     settings: Settings, tmp_path: Path
 ) -> None:
-    broker = EmbeddedBroker(tmp_path / "broker.log")
-    settings = settings.model_copy(update={"kafka_bootstrap": broker.start()})
-    await ensure_topics(settings)
+    broker, settings = await own_broker(settings, tmp_path)
     api, settings = start_api(settings, tmp_path)
     write_runtime(
         settings.runtime_file,

@@ -28,11 +28,10 @@ from starlette.routing import Route
 from ingestors.poller import DatabaseCursors, Poller, PollSpec
 from ingestors.publisher import Publisher
 from ioc.config import Settings
-from ioc.embedded.broker import EmbeddedBroker
 from ioc.embedded.process import free_port
-from ioc.kafka import ensure_topics, make_consumer, make_producer
+from ioc.kafka import make_consumer, make_producer
 from tests.records import filing
-from tests.roles import async_wait_until
+from tests.roles import async_wait_until, own_broker, restart_between_attempts
 
 pytestmark = pytest.mark.integration
 
@@ -251,9 +250,7 @@ async def test_a_4xx_is_logged_with_what_to_fix_and_asked_again_slowly(
 async def test_a_broker_outage_holds_one_answer_and_loses_nothing(
     settings: Settings, tmp_path: Path
 ) -> None:
-    broker = EmbeddedBroker(tmp_path / "broker.log")
-    settings = settings.model_copy(update={"kafka_bootstrap": broker.start()})
-    await ensure_topics(settings)
+    broker, settings = await own_broker(settings, tmp_path)
     topic = settings.source_topics["filings"]
     source = FakeSource(records=[record(i) for i in range(4)], page=2)
     try:
@@ -284,19 +281,7 @@ async def test_a_broker_outage_holds_one_answer_and_loses_nothing(
                 assert len(source.requests) == asked, "nothing more is pulled while held"
                 assert await stored_cursor(settings, poller) == "4"
 
-                # The embedded broker keeps topics in memory: restarted, it has none, and a
-                # record produced before they are created again may be lost by the broker
-                # itself. So restart it while the poller sleeps between two attempts (each
-                # failed attempt is over: no batch is in flight) and create the topics at
-                # once, as a restarted Kafka would simply still have them.
-                failures = poller._broker.attempts
-
-                async def between_attempts() -> bool:
-                    return poller._broker.attempts > failures
-
-                await async_wait_until(between_attempts, 60, "the next failed attempt")
-                broker.start()  # the same port
-                await ensure_topics(settings)
+                await restart_between_attempts(broker, poller._broker, settings)
                 await until_cursor(settings, poller, "8", seconds=120)
                 assert held() == 0, "nothing held once the broker acknowledged"
         after = await event_ids(settings, topic, 4)

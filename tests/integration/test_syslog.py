@@ -24,10 +24,9 @@ from ingestors.publisher import Publisher
 from ingestors.syslog import SyslogListener, SyslogSpec, interpret, judge_items
 from ingestors.syslog_frames import Frame
 from ioc.config import Settings
-from ioc.embedded.broker import EmbeddedBroker
 from ioc.embedded.process import free_port
-from ioc.kafka import ensure_topics, make_consumer, make_producer
-from tests.roles import async_wait_until, start_role
+from ioc.kafka import make_consumer, make_producer
+from tests.roles import async_wait_until, own_broker, restart_between_attempts, start_role
 from tests.unit.formats.samples import AGENCY, RECEIVED, SURICATA_ALERT, SURICATA_DNS
 
 pytestmark = pytest.mark.integration
@@ -242,9 +241,7 @@ async def test_ioc_syslog_runs_as_a_process_and_delivers_what_it_holds_on_sigter
 async def test_a_broker_outage_holds_tcp_records_stops_reading_and_counts_udp_drops(
     settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    broker = EmbeddedBroker(tmp_path / "broker.log")
-    settings = settings.model_copy(update={"kafka_bootstrap": broker.start()})
-    await ensure_topics(settings)
+    broker, settings = await own_broker(settings, tmp_path)
     topic = settings.source_topics["security"]
     dropped = metric("ioc_syslog_dropped_total", transport="udp")
     try:
@@ -285,19 +282,7 @@ async def test_a_broker_outage_holds_tcp_records_stops_reading_and_counts_udp_dr
 
                 await async_wait_until(all_dropped, 30, "10 UDP drops counted")
 
-                # The embedded broker keeps topics in memory: restarted, it has none, and a
-                # record produced before they are created again may be lost by the broker
-                # itself. So restart it between two attempts of the listener (none in
-                # flight) and create the topics at once, as a restarted Kafka would
-                # simply still have them.
-                failures = listener._broker.attempts
-
-                async def between_attempts() -> bool:
-                    return listener._broker.attempts > failures
-
-                await async_wait_until(between_attempts, 60, "the next failed attempt")
-                broker.start()  # the same port
-                await ensure_topics(settings)
+                await restart_between_attempts(broker, listener._broker, settings)
                 await async_wait_until(lambda: buffered(0), 120, "everything delivered")
                 assert not listener.full and metric("ioc_syslog_backpressure") == 0
                 writer.close()
