@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
-from ipaddress import IPv4Address, IPv6Address
 from typing import Literal
 
 from ioc.clock import Calendar, Clock
@@ -30,7 +29,7 @@ from ioc.domains.base import (
 from ioc.domains.base import (
     ms as _ms,
 )
-from ioc.fields import Identifier, ShortText, Strict
+from ioc.fields import Identifier, IpAddress, ShortText, Strict
 
 SecurityType = Literal["raised", "acknowledged", "resolved"]
 EVENT_TYPES: tuple[str, ...] = SecurityType.__args__  # type: ignore[attr-defined]
@@ -52,8 +51,8 @@ class SecurityPayload(Strict):
     category: Category | None = None
     asset: ShortText | None = None
     signature: ShortText | None = None
-    src_ip: IPv4Address | IPv6Address | None = None
-    dest_ip: IPv4Address | IPv6Address | None = None
+    src_ip: IpAddress | None = None
+    dest_ip: IpAddress | None = None
     actor: ShortText | None = None
 
 

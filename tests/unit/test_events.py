@@ -112,6 +112,29 @@ def test_payload_instants_9999_12_31_and_0001_01_01_are_refused(field: str) -> N
     assert isinstance(errors, list) and errors[0].loc == "payload.due_at"
 
 
+@pytest.mark.parametrize("value", ["10.1.2.300", "2001:db8::g", "example.org", "", 5, [1]])
+def test_a_bad_ip_address_gets_one_error_that_says_what_an_address_looks_like(value: Any) -> None:
+    record = alert("e", "A")
+    record["payload"]["src_ip"] = value
+    errors = validate_event("security", record)
+    assert isinstance(errors, list)
+    assert [(e.loc, e.msg) for e in errors] == [
+        ("payload.src_ip", "must be an IPv4 or IPv6 address as text, e.g. 10.0.0.1 or 2001:db8::1")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("sent", "stored"), [("10.1.2.3", "10.1.2.3"), ("2001:DB8::1", "2001:db8::1")]
+)
+def test_ip_addresses_of_either_family_are_accepted(sent: str, stored: str) -> None:
+    record = alert("e", "A")
+    record["payload"]["dest_ip"] = sent
+    event = validate_event("security", record)
+    assert isinstance(event, SecurityEvent)
+    assert str(event.payload.dest_ip) == stored
+    assert decode_event("security", event.model_dump_json().encode()) == event
+
+
 @pytest.mark.parametrize("fee", [10**15 + 1, 2**63, 10**400, -1])
 def test_fee_vnd_beyond_10_to_the_15_is_refused(fee: int) -> None:
     record = filing("e", "F")
