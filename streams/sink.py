@@ -1,13 +1,21 @@
 """The database sink: one micro-batch, one transaction.
 
-Inside the transaction: COPY the batch into a temporary table, insert into `events`
-what is not there yet (`ON CONFLICT DO NOTHING RETURNING` tells which rows were
-new), then run the writers (`WRITERS`: refold the state of the entities the new
+Inside the transaction: store the batch's events that `events` does not hold yet and
+learn which those were, then run the writers (`WRITERS`: refold the state of the entities the new
 events touch from each one's whole stored history, which moves the rollups, and count
 only the new events; a later stage appends its own). No KPI is read here: the API
 reads them when it relays the batch's announcement. The caller commits Kafka offsets
 only after `write` returns, so a crash anywhere before that replays the batch, and
 the primary key turns the replay into a no-op.
+
+Storing new rows only. Nearly every batch is wholly new (repeats come after a crash,
+a rebalance or a replay), so the batch is first COPied straight into `events` under a
+savepoint: one statement, and every row new. If a row is already there, the primary
+key refuses the COPY, the savepoint undoes it, and the batch goes the long way - COPY
+into a temporary table, then `INSERT ... ON CONFLICT DO NOTHING RETURNING`, which
+tells which rows were new. After a refused COPY the sink keeps to the long way until
+a batch turns out wholly new again, so a replay of a whole topic pays for the
+conflict once, not on every batch.
 
 Poison records. When the database refuses the batch because of its rows (text it
 cannot encode, a value out of range, a constraint: `ioc.db.refuses_rows`), the whole
@@ -138,6 +146,7 @@ class DatabaseSink:
         # failure may count its flags again - a gauge of oddities, not of events.
         self.flags_raised: Counter[tuple[str, str]] = Counter()
         self._staging_ready = False
+        self._copy_direct = True  # the last batch was wholly new: try the one-COPY way
 
     async def write(
         self, records: Sequence[Incoming], letters: Sequence[SeenLetter] = ()
@@ -203,36 +212,65 @@ class DatabaseSink:
     ) -> BatchDelta:
         """Insert the raw events and fold the new ones; runs inside the caller's transaction.
         `folded` receives the histories the fold used (for the cache, once committed)."""
-        started = time.perf_counter()
         payloads = [r.event.payload.model_dump_json() for r in unique]
-        await self._conn.copy_records_to_table(
-            "incoming_events",
-            columns=_STAGING_COLUMNS,
-            records=[
-                (
-                    r.event.source,
-                    r.event.event_id,
-                    r.event.type,
-                    r.event.entity_id,
-                    r.event.agency,
-                    r.event.occurred_at,
-                    r.ingested_at,
-                    payload,
-                )
+        rows = [
+            (
+                r.event.source,
+                r.event.event_id,
+                r.event.type,
+                r.event.entity_id,
+                r.event.agency,
+                r.event.occurred_at,
+                r.ingested_at,
+                payload,
+            )
+            for r, payload in zip(unique, payloads, strict=True)
+        ]
+        if await self._copy_all_new(rows):
+            new = list(zip(unique, payloads, strict=True))
+        else:
+            new_keys = await self._insert_new(rows)
+            new = [
+                (r, payload)
                 for r, payload in zip(unique, payloads, strict=True)
-            ],
+                if r.key in new_keys
+            ]
+            self._copy_direct = len(new) == len(unique)
+        await self._fault("mid_batch")
+        delta = aggregate(r.event for r, _ in new)
+        await self._apply(delta, _arrivals(new), folded)
+        return delta
+
+    async def _copy_all_new(self, rows: Sequence[tuple[Any, ...]]) -> bool:
+        """COPY `rows` straight into `events` if none is stored yet; False (and nothing
+        written) if one is, or if the last batch had repeats."""
+        if not self._copy_direct:
+            return False
+        started = time.perf_counter()
+        try:
+            async with self._conn.transaction():  # a savepoint: a refusal undoes the COPY only
+                await self._conn.copy_records_to_table(
+                    "events", columns=_STAGING_COLUMNS, records=rows
+                )
+        except asyncpg.UniqueViolationError:
+            self._copy_direct = False
+            log.debug("a batch repeats stored events: de-duplicating it in a staging table")
+            return False
+        finally:
+            _STEP["insert"].inc(time.perf_counter() - started)
+        return True
+
+    async def _insert_new(self, rows: Sequence[tuple[Any, ...]]) -> set[tuple[str, str]]:
+        """Stage `rows` and insert those `events` does not hold; returns their keys."""
+        started = time.perf_counter()
+        await self._conn.copy_records_to_table(
+            "incoming_events", columns=_STAGING_COLUMNS, records=rows
         )
         staged = time.perf_counter()
         _STEP["stage"].inc(staged - started)
         new_keys = {(row["source"], row["event_id"]) for row in await self._conn.fetch(_INSERT_NEW)}
         _STEP["insert"].inc(time.perf_counter() - staged)
-        await self._fault("mid_batch")
-        new = [
-            (r, payload) for r, payload in zip(unique, payloads, strict=True) if r.key in new_keys
-        ]
-        delta = aggregate(r.event for r, _ in new)
-        await self._apply(delta, _arrivals(new), folded)
-        return delta
+        return new_keys
 
     def count_flags(self, source: str, counts: Counter[str]) -> None:
         for code, n in counts.items():

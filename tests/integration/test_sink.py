@@ -3,6 +3,7 @@ rolled back by a late or repeated event."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -90,6 +91,61 @@ async def test_recent_counts_follow_the_clock(conn: asyncpg.Connection) -> None:
     # An event stamped in the future (a source with a wrong clock) is not "recent".
     earlier = datetime(2026, 11, 22, 2, 20, tzinfo=UTC)
     assert (await kpi_snapshot(conn, now=earlier))["events_last_15_min"]["documents"] == 0
+
+
+async def test_new_repeated_and_partly_repeated_batches_in_any_sequence_store_each_event_once(
+    conn: asyncpg.Connection,
+) -> None:
+    # A wholly new batch is COPied straight into `events`; one with a repeat goes through
+    # the staging table, and the sink stays on that way until a batch is new again.
+    sink = DatabaseSink(conn)
+    documents = [_batch(("documents", document(f"d{i}", f"D-{i}")))[0] for i in range(8)]
+    sequence = [
+        (documents[0:3], 3),  # new
+        (documents[0:3], 0),  # all repeated
+        (documents[2:5], 2),  # partly repeated, right after a refused COPY
+        (documents[5:6], 1),  # new again
+        (documents[4:7], 1),  # partly repeated, right after a wholly new batch
+        (documents[7:8], 1),
+        (documents, 0),
+    ]
+    for batch, new in sequence:
+        result = await sink.write(batch)
+        assert (result.delta.new_events, result.duplicates) == (new, len(batch) - new)
+    assert await conn.fetchval("SELECT count(*) FROM events") == 8
+    assert await conn.fetchval("SELECT events FROM event_totals WHERE source = 'documents'") == 8
+    assert await conn.fetchval("SELECT count(*) FROM document_state WHERE events = 1") == 8
+
+
+async def test_two_writers_storing_overlapping_batches_at_once_store_each_event_once(
+    conn: asyncpg.Connection, settings: Settings
+) -> None:
+    # The first writer holds its transaction open after inserting; the second one's COPY
+    # waits on those rows, is refused once the first commits, and takes the long way.
+    filings = [_batch(("filings", filing(f"f{i}", f"F-{i}", "received", i)))[0] for i in range(6)]
+    inserted, release = asyncio.Event(), asyncio.Event()
+
+    async def hold(point: str) -> None:
+        if point == "mid_batch":
+            inserted.set()
+            await release.wait()
+
+    other = await asyncpg.connect(settings.database_url)
+    try:
+        first = asyncio.create_task(DatabaseSink(conn, fault=hold).write(filings[:4]))
+        await inserted.wait()
+        second = asyncio.create_task(DatabaseSink(other).write(filings[2:]))
+        await asyncio.sleep(0.3)  # let the second COPY reach the first's rows and wait
+        assert not second.done()
+        release.set()
+        results = await asyncio.gather(first, second)
+    finally:
+        await other.close()
+    assert [r.delta.new_events for r in results] == [4, 2]
+    assert results[1].duplicates == 2
+    assert await conn.fetchval("SELECT count(*) FROM events") == 6
+    assert await conn.fetchval("SELECT events FROM event_totals WHERE source = 'filings'") == 6
+    assert await conn.fetchval("SELECT count(*) FROM filing_state") == 6
 
 
 def _poisoned(pair: tuple[str, dict], **changes: object) -> Incoming:
