@@ -267,9 +267,14 @@ def timed(state: FilingState, clock: Clock) -> FilingState:
     the wait is over the due date has moved by it (`effective_due_at`)."""
     due = state.effective_due_at
     if not state.is_open or due is None or state.supplement_open_since is not None:
-        return replace(state, overdue=False, at_risk=False)
-    overdue = clock.now > due
-    return replace(state, overdue=overdue, at_risk=not overdue and due <= clock.at_risk_horizon)
+        overdue = at_risk = False
+    else:
+        overdue = clock.now > due
+        at_risk = not overdue and due <= clock.at_risk_horizon
+    # Most states are unchanged by the clock: copying each one costs more than the fold.
+    if state.overdue == overdue and state.at_risk == at_risk:
+        return state
+    return replace(state, overdue=overdue, at_risk=at_risk)
 
 
 def contribute(state: FilingState) -> Contribution:
