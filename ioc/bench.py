@@ -5,6 +5,10 @@ on the same simulated events:
 - ceiling: plain aiokafka consume (assigned partitions, no group, no parsing) +
   asyncpg COPY of each fetched batch into a bare table - what the hardware, the
   broker and PostgreSQL allow with no logic at all;
+- validated ceiling: the same consume, each record validated as the processor does,
+  and each batch COPied into `events` - what a processor process could reach if its
+  domain logic (de-duplication, state, rollups, the clock) cost nothing;
+- processor only: `ioc process` alone on pre-loaded topics;
 - pipeline: the real roles as separate processes (`ioc serve` for HTTP ingest,
   `ioc process`), fed over HTTP: ingest → Kafka → processor → database.
 Throughput = events ÷ time from the first send to the last event stored, with the
@@ -26,14 +30,15 @@ import socket
 import sys
 import tempfile
 import time
-from datetime import datetime
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
 from aiokafka import AIOKafkaConsumer
-from aiokafka.structs import TopicPartition
+from aiokafka.structs import ConsumerRecord, TopicPartition
 
 from ingestors.client import IngestClient
 from ingestors.sender import send_records
@@ -42,7 +47,7 @@ from ioc.db.migrate import ensure_database, migrate, with_database
 from ioc.embedded.broker import EmbeddedBroker
 from ioc.embedded.postgres import EmbeddedPostgres
 from ioc.embedded.process import free_port, kill_with_parent
-from ioc.events import Event, validate_event
+from ioc.events import Event, decode_event, validate_event
 from ioc.kafka import ensure_topics, make_producer
 from ioc.processor_roles import processor_names  # as `ioc up` names them
 
@@ -92,9 +97,13 @@ def machine() -> dict[str, Any]:
     }
 
 
-async def measure_ceiling(settings: Settings, events: list[Event]) -> float:
-    """Events/s for plain consume + COPY of the same events; the production is not timed."""
-    topics = [f"{settings.topic_prefix}.ceiling.{s}" for s in ("documents", "filings", "security")]
+def _ceiling_topics(settings: Settings) -> list[str]:
+    return [f"{settings.topic_prefix}.ceiling.{s}" for s in ("documents", "filings", "security")]
+
+
+async def _load_ceiling_topics(settings: Settings, events: list[Event]) -> None:
+    """The events on the ceiling's own topics, as ingest writes them (canonical JSON,
+    keyed by entity id)."""
     ceiling = settings.model_copy(update={"topic_prefix": f"{settings.topic_prefix}.ceiling"})
     await ensure_topics(ceiling)
     producer = make_producer(settings)
@@ -112,11 +121,14 @@ async def measure_ceiling(settings: Settings, events: list[Event]) -> float:
     finally:
         await producer.stop()
 
-    conn = await asyncpg.connect(settings.database_url)
-    await conn.execute(
-        "CREATE TABLE IF NOT EXISTS ceiling_events "
-        "(topic text, part int, off bigint, key bytea, value bytea)"
-    )
+
+Store = Callable[[dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]], Awaitable[int]]
+
+
+async def _consume_all(settings: Settings, count: int, store: Store) -> float:
+    """Events/s for reading the ceiling topics from the start, batch by batch as the
+    processor polls them, and handing each batch to `store` until `count` are stored."""
+    topics = _ceiling_topics(settings)
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap,
         enable_auto_commit=False,
@@ -132,19 +144,70 @@ async def measure_ceiling(settings: Settings, events: list[Event]) -> float:
         await consumer.seek_to_beginning(*partitions)
         started = time.perf_counter()
         stored = 0
-        while stored < len(events):
+        while stored < count:
             batch = await consumer.getmany(timeout_ms=500, max_records=settings.processor_batch_max)
-            rows = [
-                (m.topic, m.partition, m.offset, m.key, m.value)
-                for msgs in batch.values()
-                for m in msgs
-            ]
-            if rows:
-                await conn.copy_records_to_table("ceiling_events", records=rows)
-                stored += len(rows)
-        return len(events) / (time.perf_counter() - started)
+            stored += await store(batch)
+        return count / (time.perf_counter() - started)
     finally:
         await consumer.stop()
+
+
+async def measure_ceiling(settings: Settings, events: list[Event]) -> float:
+    """Events/s for plain consume + COPY of the same events; the production is not timed."""
+    await _load_ceiling_topics(settings, events)
+    conn = await asyncpg.connect(settings.database_url)
+    await conn.execute(
+        "CREATE TABLE IF NOT EXISTS ceiling_events "
+        "(topic text, part int, off bigint, key bytea, value bytea)"
+    )
+
+    async def copy_raw(batch: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> int:
+        rows = [
+            (m.topic, m.partition, m.offset, m.key, m.value) for ms in batch.values() for m in ms
+        ]
+        if rows:
+            await conn.copy_records_to_table("ceiling_events", records=rows)
+        return len(rows)
+
+    try:
+        return await _consume_all(settings, len(events), copy_raw)
+    finally:
+        await conn.close()
+
+
+async def measure_validated_ceiling(settings: Settings, database: str, count: int) -> float:
+    """Events/s for what no processor can skip, and nothing more: the ceiling's consume,
+    each record validated as the processor validates it (`decode_event`), and one COPY
+    per batch into `events` (with its keys) on a database of its own. No
+    de-duplication, no state, no rollups, one process: the most a processor process
+    could store here if its domain logic cost nothing. Reads the ceiling's topics."""
+    from streams.sink import EVENT_COLUMNS
+
+    await ensure_database(database)
+    await migrate(database)
+    conn = await asyncpg.connect(database)
+    sources = {topic: topic.rsplit(".", 1)[1] for topic in _ceiling_topics(settings)}
+
+    def ingested(m: ConsumerRecord[bytes, bytes]) -> datetime:
+        return datetime.fromtimestamp(m.timestamp / 1000, UTC)
+
+    async def validate_and_copy(
+        batch: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]],
+    ) -> int:
+        rows = []
+        for tp, messages in batch.items():
+            for m in messages:
+                e = decode_event(sources[tp.topic], m.value or b"")
+                rows.append((e.source, e.event_id, e.type, e.entity_id, e.agency,
+                             e.occurred_at, ingested(m), e.payload.model_dump_json()))  # fmt: skip
+        if rows:
+            async with conn.transaction():
+                await conn.copy_records_to_table("events", columns=EVENT_COLUMNS, records=rows)
+        return len(rows)
+
+    try:
+        return await _consume_all(settings, count, validate_and_copy)
+    finally:
         await conn.close()
 
 
@@ -685,6 +748,11 @@ async def _bench(events: int, workdir: Path, processors: int) -> dict[str, Any]:
         _say(f"ceiling: plain consume + COPY of {events:,} events")
         ceiling = await measure_ceiling(settings, valid)
         _say(f"ceiling: {ceiling:,.0f} events/s")
+        _say("validated ceiling: the same consume, each record validated, COPY into events")
+        validated = await measure_validated_ceiling(
+            settings, with_database(server, "bench_validated"), len(valid)
+        )
+        _say(f"validated ceiling: {validated:,.0f} events/s")
         _say(
             f"processor only: {events:,} events pre-loaded on its topics, then "
             f"{processors} × `ioc process` in one group"
@@ -707,6 +775,9 @@ async def _bench(events: int, workdir: Path, processors: int) -> dict[str, Any]:
             "ratio": pipeline["throughput_eps"] / ceiling,
             **alone,
             "processor_ratio": alone["processor_eps"] / ceiling,
+            "validated_ceiling_eps": validated,
+            "validated_ceiling_ratio": validated / ceiling,
+            "processor_to_validated_ratio": alone["processor_eps"] / validated,
             "bare_producer_eps": bare,
             "ingest_transport_eps": transports,
             "ingest_transport_ratio": {name: eps / bare for name, eps in transports.items()},
@@ -747,6 +818,8 @@ def run_bench(settings: Settings, *, events: int, as_json: bool, processors: int
         f"  ceiling   plain consume + COPY, no logic       {result['ceiling_eps']:>9,.0f} ev/s",
         f"  ingest    HTTP ingest → Kafka acknowledged      {result['ingest_eps']:>9,.0f} ev/s",
         f"  ratio                                          {result['ratio']:>9.3f}",
+        f"  validated ceiling  consume + validate + COPY   {result['validated_ceiling_eps']:>9,.0f}"
+        f" ev/s (ratio {result['validated_ceiling_ratio']:.3f}; one process, no domain logic)",
         f"  processor only  pre-loaded topics → DB         {result['processor_eps']:>9,.0f} ev/s"
         f"  ({result['processors']} × ioc process)"
         f"  (ratio {result['processor_ratio']:.3f}; "

@@ -32,9 +32,10 @@ def table(runs: list[tuple[str, dict[str, Any]]]) -> str:
         f"Python {m['python']}; `ioc bench --events {runs[0][1]['events']} --processors N`.",
         "",
         "| run | processors | processor only ev/s | from process start | ceiling ev/s "
-        "| processor ratio | pipeline ev/s | pipeline ratio | ingest ev/s "
+        "| processor ratio | validated ceiling ev/s (ratio) | processor / validated "
+        "| pipeline ev/s | pipeline ratio | ingest ev/s "
         "| latency p50 / p99 at steady rate | under saturation p50 / p99 | peak RSS |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, r in runs:
         rss = " + ".join(f"{v:,.0f}" for v in r["rss_mb_by_process"].values())
@@ -42,7 +43,10 @@ def table(runs: list[tuple[str, dict[str, Any]]]) -> str:
             f"| {name} | {r.get('processors', 1)} | {_n(r['processor_eps'])} "
             f"| {_n(r['processor_eps_from_start'])} "
             f"({r['processor_startup_s']:.1f} s to the first) | {_n(r['ceiling_eps'])} "
-            f"| {r['processor_ratio']:.3f} | {_n(r['throughput_eps'])} | {r['ratio']:.3f} "
+            f"| {r['processor_ratio']:.3f} "
+            f"| {_n(r['validated_ceiling_eps'])} ({r['validated_ceiling_ratio']:.3f}) "
+            f"| {r['processor_to_validated_ratio']:.2f} "
+            f"| {_n(r['throughput_eps'])} | {r['ratio']:.3f} "
             f"| {_n(r['ingest_eps'])} "
             f"| {r['latency_p50_ms']:,.1f} / {r['latency_p99_ms']:,.1f} ms "
             f"at {r['steady_rate_eps']:,} ev/s "

@@ -64,7 +64,8 @@ CREATE TEMP TABLE IF NOT EXISTS incoming_events (
     occurred_at timestamptz, ingested_at timestamptz, payload jsonb
 ) ON COMMIT DELETE ROWS
 """
-_STAGING_COLUMNS = [
+# The columns a batch is COPied into, in `events` (straight) or its staging table.
+EVENT_COLUMNS = [
     "source", "event_id", "event_type", "entity_id", "agency",
     "occurred_at", "ingested_at", "payload",
 ]  # fmt: skip
@@ -250,7 +251,7 @@ class DatabaseSink:
         try:
             async with self._conn.transaction():  # a savepoint: a refusal undoes the COPY only
                 await self._conn.copy_records_to_table(
-                    "events", columns=_STAGING_COLUMNS, records=rows
+                    "events", columns=EVENT_COLUMNS, records=rows
                 )
         except asyncpg.UniqueViolationError:
             self._copy_direct = False
@@ -264,7 +265,7 @@ class DatabaseSink:
         """Stage `rows` and insert those `events` does not hold; returns their keys."""
         started = time.perf_counter()
         await self._conn.copy_records_to_table(
-            "incoming_events", columns=_STAGING_COLUMNS, records=rows
+            "incoming_events", columns=EVENT_COLUMNS, records=rows
         )
         staged = time.perf_counter()
         _STEP["stage"].inc(staged - started)

@@ -37,6 +37,16 @@ def test_bench_prints_one_json_object_with_the_contract_keys() -> None:
         result["processor_eps"] / result["ceiling_eps"]
     )
     assert result["processor_eps_from_start"] < result["processor_eps"]
+    # The validated ceiling: the same consume with each record validated and stored,
+    # no domain logic - below the plain ceiling, and what the processor is set against.
+    assert 0 < result["validated_ceiling_eps"] < result["ceiling_eps"]
+    assert result["validated_ceiling_ratio"] == pytest.approx(
+        result["validated_ceiling_eps"] / result["ceiling_eps"]
+    )
+    assert result["processor_to_validated_ratio"] == pytest.approx(
+        result["processor_eps"] / result["validated_ceiling_eps"]
+    )
+    assert "validated ceiling:" in done.stderr
     # Its breakdown, read from the processor's /metrics: shares of the measured window.
     shares = result["processor_phase_share"]
     assert set(shares) == PHASES
