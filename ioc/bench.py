@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import multiprocessing
 import os
 import platform
 import socket
@@ -122,34 +123,40 @@ async def _load_ceiling_topics(settings: Settings, events: list[Event]) -> None:
         await producer.stop()
 
 
-Store = Callable[[dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]], Awaitable[int]]
+Batch = dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
+Store = Callable[[Batch], Awaitable[int]]
 
 
-async def _consume_all(settings: Settings, count: int, store: Store) -> float:
-    """Events/s for reading the ceiling topics from the start, batch by batch as the
-    processor polls them, and handing each batch to `store` until `count` are stored."""
-    topics = _ceiling_topics(settings)
+async def _assigned(
+    bootstrap: str, partitions: list[TopicPartition], batch_max: int
+) -> AIOKafkaConsumer:
+    """A started consumer on `partitions` from their start, no group, polling as the
+    processor polls."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap,
+        bootstrap_servers=bootstrap,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
-        max_poll_records=settings.processor_batch_max,
+        max_poll_records=batch_max,
     )
     await consumer.start()
-    try:
-        partitions = [
-            TopicPartition(t, p) for t in topics for p in range(settings.topic_partitions)
-        ]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        started = time.perf_counter()
-        stored = 0
-        while stored < count:
-            batch = await consumer.getmany(timeout_ms=500, max_records=settings.processor_batch_max)
-            stored += await store(batch)
-        return count / (time.perf_counter() - started)
-    finally:
-        await consumer.stop()
+    consumer.assign(partitions)
+    await consumer.seek_to_beginning(*partitions)
+    return consumer
+
+
+async def _store_all(consumer: AIOKafkaConsumer, count: int, batch_max: int, store: Store) -> None:
+    """Hand each polled batch to `store` until `count` records are stored."""
+    stored = 0
+    while stored < count:
+        stored += await store(await consumer.getmany(timeout_ms=500, max_records=batch_max))
+
+
+def _ceiling_partitions(settings: Settings) -> list[TopicPartition]:
+    return [
+        TopicPartition(t, p)
+        for t in _ceiling_topics(settings)
+        for p in range(settings.topic_partitions)
+    ]
 
 
 async def measure_ceiling(settings: Settings, events: list[Event]) -> float:
@@ -161,7 +168,7 @@ async def measure_ceiling(settings: Settings, events: list[Event]) -> float:
         "(topic text, part int, off bigint, key bytea, value bytea)"
     )
 
-    async def copy_raw(batch: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> int:
+    async def copy_raw(batch: Batch) -> int:
         rows = [
             (m.topic, m.partition, m.offset, m.key, m.value) for ms in batch.values() for m in ms
         ]
@@ -169,45 +176,135 @@ async def measure_ceiling(settings: Settings, events: list[Event]) -> float:
             await conn.copy_records_to_table("ceiling_events", records=rows)
         return len(rows)
 
+    batch_max = settings.processor_batch_max
+    consumer = await _assigned(settings.kafka_bootstrap, _ceiling_partitions(settings), batch_max)
     try:
-        return await _consume_all(settings, len(events), copy_raw)
+        started = time.perf_counter()
+        await _store_all(consumer, len(events), batch_max, copy_raw)
+        return len(events) / (time.perf_counter() - started)
     finally:
+        await consumer.stop()
         await conn.close()
 
 
-async def measure_validated_ceiling(settings: Settings, database: str, count: int) -> float:
+async def measure_validated_ceiling(
+    settings: Settings, database: str, count: int, processes: int = 1
+) -> float:
     """Events/s for what no processor can skip, and nothing more: the ceiling's consume,
     each record validated as the processor validates it (`decode_event`), and one COPY
-    per batch into `events` (with its keys) on a database of its own. No
-    de-duplication, no state, no rollups, one process: the most a processor process
-    could store here if its domain logic cost nothing. Reads the ceiling's topics."""
-    from streams.sink import EVENT_COLUMNS
-
+    per batch into `events` (with its keys) on a database of its own - no
+    de-duplication, no state, no rollups. In `processes` processes, each with its share
+    of the ceiling's partitions (as many as the processor-only stage runs, so the two
+    have the same cores to share): the most that many processors could store here if
+    their domain logic cost nothing. Timed from a common start, once every process has
+    connected, to the last one's end."""
     await ensure_database(database)
     await migrate(database)
+    spawn = multiprocessing.get_context("spawn")
+    ready: multiprocessing.Queue[str | None] = spawn.Queue()
+    done: multiprocessing.Queue[tuple[int, float] | str] = spawn.Queue()
+    go = spawn.Event()
+    total = spawn.Value("q", 0)  # stored by all the processes so far
+    partitions = [(tp.topic, tp.partition) for tp in _ceiling_partitions(settings)]
+    workers = []
+    for share in range(processes):
+        args = (settings.kafka_bootstrap, partitions[share::processes],
+                settings.processor_batch_max, database, count, total, ready, go, done)  # fmt: skip
+        workers.append(spawn.Process(target=_validated_share, args=args, daemon=True))
+    for worker in workers:
+        worker.start()
+    try:
+        for _ in workers:
+            problem = await asyncio.to_thread(ready.get, timeout=120)
+            if problem is not None:
+                raise RuntimeError(f"validated ceiling: {problem}")
+        started = time.time()
+        go.set()
+        ends = []
+        for _ in workers:
+            result = await asyncio.to_thread(done.get, timeout=600)
+            if isinstance(result, str):
+                raise RuntimeError(f"validated ceiling: {result}")
+            ends.append(result)
+    finally:
+        for worker in workers:
+            worker.join(timeout=10)
+            if worker.is_alive():
+                worker.kill()
+    stored = sum(n for n, _ in ends)
+    if stored != count:
+        raise RuntimeError(f"validated ceiling: stored {stored} of {count} events")
+    return count / (max(end for _, end in ends) - started)
+
+
+def _validated_share(
+    bootstrap: str,
+    partitions: list[tuple[str, int]],
+    batch_max: int,
+    database: str,
+    count: int,
+    total: Any,
+    ready: multiprocessing.Queue[str | None],
+    go: Any,
+    done: multiprocessing.Queue[tuple[int, float] | str],
+) -> None:
+    """One process of the validated ceiling (spawned): says when it is ready, waits for
+    the common start, stores until all the processes together stored `count` (the
+    embedded broker's ListOffsets cannot say where a share ends), then reports (records
+    it stored, wall-clock end)."""
+    try:
+        asyncio.run(_validate_share(
+            bootstrap, partitions, batch_max, database, count, total, ready, go, done
+        ))  # fmt: skip
+    except Exception as error:  # reported to the parent, which says so and stops
+        ready.put(f"{type(error).__name__}: {error}")
+        done.put(f"{type(error).__name__}: {error}")
+
+
+async def _validate_share(
+    bootstrap: str,
+    partitions: list[tuple[str, int]],
+    batch_max: int,
+    database: str,
+    count: int,
+    total: Any,
+    ready: multiprocessing.Queue[str | None],
+    go: Any,
+    done: multiprocessing.Queue[tuple[int, float] | str],
+) -> None:
+    from streams.sink import EVENT_COLUMNS
+
     conn = await asyncpg.connect(database)
-    sources = {topic: topic.rsplit(".", 1)[1] for topic in _ceiling_topics(settings)}
+    mine = [TopicPartition(topic, partition) for topic, partition in partitions]
+    consumer = await _assigned(bootstrap, mine, batch_max)
+    source = {tp.topic: tp.topic.rsplit(".", 1)[1] for tp in mine}
 
-    def ingested(m: ConsumerRecord[bytes, bytes]) -> datetime:
-        return datetime.fromtimestamp(m.timestamp / 1000, UTC)
-
-    async def validate_and_copy(
-        batch: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]],
-    ) -> int:
+    async def validate_and_copy(batch: Batch) -> int:
         rows = []
         for tp, messages in batch.items():
             for m in messages:
-                e = decode_event(sources[tp.topic], m.value or b"")
-                rows.append((e.source, e.event_id, e.type, e.entity_id, e.agency,
-                             e.occurred_at, ingested(m), e.payload.model_dump_json()))  # fmt: skip
+                e = decode_event(source[tp.topic], m.value or b"")
+                rows.append((e.source, e.event_id, e.type, e.entity_id, e.agency, e.occurred_at,
+                             datetime.fromtimestamp(m.timestamp / 1000, UTC),
+                             e.payload.model_dump_json()))  # fmt: skip
         if rows:
             async with conn.transaction():
                 await conn.copy_records_to_table("events", columns=EVENT_COLUMNS, records=rows)
+            with total.get_lock():
+                total.value += len(rows)
         return len(rows)
 
     try:
-        return await _consume_all(settings, count, validate_and_copy)
+        ready.put(None)
+        await asyncio.to_thread(go.wait)
+        stored = 0
+        while total.value < count:
+            stored += await validate_and_copy(
+                await consumer.getmany(timeout_ms=100, max_records=batch_max)
+            )
+        done.put((stored, time.time()))
     finally:
+        await consumer.stop()
         await conn.close()
 
 
@@ -748,9 +845,12 @@ async def _bench(events: int, workdir: Path, processors: int) -> dict[str, Any]:
         _say(f"ceiling: plain consume + COPY of {events:,} events")
         ceiling = await measure_ceiling(settings, valid)
         _say(f"ceiling: {ceiling:,.0f} events/s")
-        _say("validated ceiling: the same consume, each record validated, COPY into events")
+        _say(
+            f"validated ceiling: the same consume, each record validated, COPY into events, "
+            f"in {processors} process(es)"
+        )
         validated = await measure_validated_ceiling(
-            settings, with_database(server, "bench_validated"), len(valid)
+            settings, with_database(server, "bench_validated"), len(valid), processors
         )
         _say(f"validated ceiling: {validated:,.0f} events/s")
         _say(
