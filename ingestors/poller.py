@@ -694,12 +694,16 @@ class Poller:
 
 
 async def run_poller(settings: Settings) -> None:
-    """`ioc poll`: the poller of `settings`, with its own producer and database pool."""
+    """`ioc poll`: the poller of `settings`, with its own producer and database pool
+    (waiting for the broker at start as long as it takes: `ioc.waiting`)."""
     from ioc.kafka import make_producer
+    from ioc.waiting import reach, started
 
     spec = PollSpec.from_settings(settings)
-    producer = make_producer(settings)
-    await producer.start()
+    producer = await reach(
+        started(lambda: make_producer(settings)), f"Kafka at {settings.kafka_bootstrap}",
+        "IOC_KAFKA_BOOTSTRAP",
+    )  # fmt: skip
     pool = await asyncpg.create_pool(settings.database_url, min_size=0, max_size=1)
     try:
         async with httpx.AsyncClient(follow_redirects=True) as http:

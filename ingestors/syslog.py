@@ -864,12 +864,16 @@ class _TcpConnection(asyncio.Protocol):
 
 
 async def run_syslog(settings: Settings) -> None:
-    """`ioc syslog`: the listener of `settings`, with its own producer."""
+    """`ioc syslog`: the listener of `settings`, with its own producer (waiting for the
+    broker at start as long as it takes: `ioc.waiting`)."""
     from ioc.kafka import make_producer
+    from ioc.waiting import reach, started
 
     spec = SyslogSpec.from_settings(settings)
-    producer = make_producer(settings)
-    await producer.start()
+    producer = await reach(
+        started(lambda: make_producer(settings)), f"Kafka at {settings.kafka_bootstrap}",
+        "IOC_KAFKA_BOOTSTRAP",
+    )  # fmt: skip
     try:
         listener = SyslogListener(spec, Publisher(producer, settings))
         await listener.start()

@@ -479,12 +479,18 @@ def _serve(args: argparse.Namespace, *, with_api: bool) -> int:
 
 async def _migrations_pending(command: str, settings: Settings) -> bool:
     """Whether the schema lacks a migration, said on stderr as what to run: a role that
-    writes the database refuses to start on a schema it does not know."""
+    writes the database refuses to start on a schema it does not know. Waits for a
+    database that is not up yet (`ioc.waiting`)."""
     import asyncpg
 
+    from ioc.db import location
     from ioc.db.migrate import pending_migrations
+    from ioc.waiting import reach
 
-    conn = await asyncpg.connect(settings.database_url)
+    conn = await reach(
+        lambda: asyncpg.connect(settings.database_url),
+        f"the database at {location(settings.database_url)}", "IOC_DATABASE_URL",
+    )  # fmt: skip
     try:
         pending = await pending_migrations(conn)
     finally:

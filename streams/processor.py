@@ -51,12 +51,13 @@ from pydantic import ValidationError
 
 from ioc.clock import Clock, clock_for, working_calendar
 from ioc.config import Settings
-from ioc.db import DATABASE_UNAVAILABLE, describe
+from ioc.db import DATABASE_UNAVAILABLE, describe, location
 from ioc.db.dead_letters import SeenLetter, read_letter
 from ioc.db.state import tick
 from ioc.domains import DOMAINS
 from ioc.events import decode_event, field_errors
 from ioc.kafka import dead_letter_value, end_offsets, make_consumer, make_producer
+from ioc.waiting import StoppedWaiting, reach, started
 from streams import metrics
 from streams.batch import Incoming
 from streams.progress import Progress, ProgressReporter
@@ -207,17 +208,13 @@ class Processor:
         self._stopping.set()
 
     async def run(self) -> None:
+        try:
+            await self._start()
+        except StoppedWaiting as stopped:
+            log.info("%s; nothing was consumed", stopped)
+            await self._close_clients()
+            return
         s = self.settings
-        await self._connect()
-        # The client id names this processor in the broker's logs and group listings.
-        client_id = f"ioc-{s.processor_name or 'process'}"
-        self.producer = make_producer(s, client_id=client_id)
-        await self.producer.start()
-        self.consumer = make_consumer(s, group_id=s.processor_group, client_id=client_id)
-        # The dead-letter topic too: its records are counted by source and reason.
-        topics = [*s.source_topics.values(), s.deadletter_topic]
-        self.consumer.subscribe(topics, listener=self._guard)
-        await self.consumer.start()
         reporter = ProgressReporter(s, self.progress, self._lag)
         reporting = asyncio.create_task(reporter.run(), name="progress-reporter")
         ticking = asyncio.create_task(self._tick_forever(), name="clock-tick")
@@ -235,11 +232,45 @@ class Processor:
             ticking.cancel()
             reporting.cancel()
             await reporter.close()
-            await self.consumer.stop()
-            await self.producer.stop()
-            if self.conn is not None:
-                await self.conn.close()
+            await self._close_clients()
             log.info("processor stopped")
+
+    async def _start(self) -> None:
+        """Connect to the database and the broker, waiting for each as long as it takes
+        (`ioc.waiting`): a processor that exited instead would be restarted into the
+        same outage until `ioc up` gave up on it."""
+        s = self.settings
+        await reach(
+            self._connect, f"the database at {location(s.database_url)}", "IOC_DATABASE_URL",
+            stopping=self._stopping,
+        )  # fmt: skip
+        # The client id names this processor in the broker's logs and group listings.
+        client_id = f"ioc-{s.processor_name or 'process'}"
+        kafka = f"Kafka at {s.kafka_bootstrap}"
+        self.producer = await reach(
+            started(lambda: make_producer(s, client_id=client_id)), kafka,
+            "IOC_KAFKA_BOOTSTRAP", stopping=self._stopping,
+        )  # fmt: skip
+        self.consumer = await reach(
+            started(lambda: self._subscribed(client_id)), kafka, "IOC_KAFKA_BOOTSTRAP",
+            stopping=self._stopping,
+        )  # fmt: skip
+
+    def _subscribed(self, client_id: str) -> AIOKafkaConsumer:
+        s = self.settings
+        consumer = make_consumer(s, group_id=s.processor_group, client_id=client_id)
+        # The dead-letter topic too: its records are counted by source and reason.
+        topics = [*s.source_topics.values(), s.deadletter_topic]
+        consumer.subscribe(topics, listener=self._guard)
+        return consumer
+
+    async def _close_clients(self) -> None:
+        if self.consumer is not None:
+            await self.consumer.stop()
+        if self.producer is not None:
+            await self.producer.stop()
+        if self.conn is not None:
+            await self.conn.close()
 
     async def _consume(self) -> None:
         assert self.consumer is not None

@@ -3,6 +3,8 @@ how to tell a database error that will pass from one that never will."""
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import asyncpg
 import pydantic_core
 
@@ -48,3 +50,14 @@ def describe(error: BaseException) -> str:
     message = " ".join(str(error).split()) or type(error).__name__
     kind = f"{type(error).__name__} [{sqlstate}]" if sqlstate else type(error).__name__
     return f"{kind}: {message}"
+
+
+def location(database_url: str) -> str:
+    """Where a database URL points - host, port and database - without its credentials,
+    for log lines."""
+    try:
+        parts = urlsplit(database_url)
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:  # a malformed URL: asyncpg says what is wrong with it
+        return "the database"
+    return f"{parts.hostname or 'localhost'}{port}{parts.path}"
