@@ -63,15 +63,12 @@ import math
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from itertools import islice
 from typing import Any, Literal
 
-from ioc.working_time import WorkingCalendar
-
-VN_TZ = timezone(timedelta(hours=7))
-"""Asia/Ho_Chi_Minh as a fixed offset (Vietnam has no DST), so no tz database is read."""
+from ioc.working_time import VN_TZ, WorkingCalendar
 
 MEAN_GAP_MS = 1_200
 """Mean simulated time between two records (≈50 a minute, a mid-sized province)."""

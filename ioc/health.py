@@ -33,10 +33,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence, Set
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from ioc.processor_roles import is_processor_role, processor_number
+from ioc.working_time import VN_TZ
 
 Status = Literal["ok", "degraded", "down"]
 # ok / draining / retrying / stalled: from its current report; stale: its newest report
@@ -46,7 +47,6 @@ ProcessorState = Literal["ok", "draining", "retrying", "stalled", "stale", "star
 
 # A role that restarted this recently is still worth a line on the wall.
 RESTART_NOTICE = timedelta(seconds=60)
-VN_TZ = timezone(timedelta(hours=7), "Asia/Ho_Chi_Minh")
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,7 +44,8 @@ DEFAULT_PERIODS: tuple[tuple[time, time], ...] = (
     (time(7, 0), time(11, 30)),
     (time(13, 30), time(17, 0)),
 )
-VN_OFFSET = timezone(timedelta(hours=7), "ICT")
+# Vietnam's local time, the one declaration every module uses.
+VN_TZ = timezone(timedelta(hours=7), "Asia/Ho_Chi_Minh")
 
 
 def working_days(n: float, calendar: WorkingCalendar | None = None) -> timedelta:
@@ -106,7 +107,7 @@ class WorkingCalendar:
     weekend: frozenset[int] = frozenset({5, 6})  # date.weekday(): Saturday, Sunday
     country: str | None = "VN"  # `holidays` country code; None: no public holidays
     overrides: Mapping[int, YearOverride] = field(default_factory=dict)
-    tz: timezone = VN_OFFSET
+    tz: timezone = VN_TZ
     _years: dict[int, _Year] = field(
         default_factory=dict, init=False, repr=False, compare=False, hash=False
     )
@@ -391,7 +392,7 @@ def _parse_offset(value: Any) -> timezone:
         raise ValueError(f'utc_offset: expected "+HH:MM", not {value!r}')
     sign = -1 if match.group(1) == "-" else 1
     offset = timedelta(hours=int(match.group(2)), minutes=int(match.group(3))) * sign
-    return VN_OFFSET if offset == VN_OFFSET.utcoffset(None) else timezone(offset)
+    return VN_TZ if offset == VN_TZ.utcoffset(None) else timezone(offset)
 
 
 def _parse_period(value: Any) -> tuple[time, time]:

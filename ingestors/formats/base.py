@@ -12,16 +12,16 @@ import hashlib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timezone
 from typing import Any
 
 import orjson
 
 from ingestors.body import RawRecord, dumps_any
+from ioc.working_time import VN_TZ
 
 # Vietnam has kept UTC+7 without daylight saving time since 1975, so a fixed offset is
 # Asia/Ho_Chi_Minh for every instant IOC stores (1970 onwards differs only before 1975-06).
-VN_TZ = timezone(timedelta(hours=7), "Asia/Ho_Chi_Minh")
 NO_ZONE = "no_time_zone"  # the warning kind (a metric label) of a date taken as Vietnam time
 
 Parser = Callable[[bytes, int | None], list[RawRecord]]

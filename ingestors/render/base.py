@@ -10,10 +10,10 @@ import re
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
-VN_TZ = timezone(timedelta(hours=7))
+from ioc.working_time import VN_TZ
 
 Record = dict[str, Any]
 Step = Callable[[Record], "Rendered"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Literal
 
 from ioc.clock import Calendar, Clock
@@ -31,6 +31,7 @@ from ioc.domains.base import (
     ms as _ms,
 )
 from ioc.fields import AgencyCode, Identifier, Instant, ShortText, Strict
+from ioc.working_time import VN_TZ
 
 DocumentType = Literal[
     "issued", "sent", "received", "assigned", "processed", "done", "returned", "refused"
@@ -125,9 +126,6 @@ def fold(document_id: str, events: Sequence[StoredEvent], calendar: Calendar) ->
         last_event_id=last.event_id,
         flags=tuple(str(flag) for flag in flags),
     )
-
-
-VN_TZ = timezone(timedelta(hours=7))
 
 
 def timed(state: DocumentState, clock: Clock) -> DocumentState:

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import Literal
 
 from ioc.clock import Calendar, Clock
@@ -57,8 +57,7 @@ from ioc.domains.base import (
     ms as _ms,
 )
 from ioc.fields import FeeVnd, Identifier, Instant, Strict
-
-VN_TZ = timezone(timedelta(hours=7))
+from ioc.working_time import VN_TZ
 
 FilingType = Literal[
     "received",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Literal
 
 from ioc.clock import Calendar, Clock
@@ -30,6 +30,7 @@ from ioc.domains.base import (
     ms as _ms,
 )
 from ioc.fields import Identifier, IpAddress, ShortText, Strict
+from ioc.working_time import VN_TZ
 
 SecurityType = Literal["raised", "acknowledged", "resolved"]
 EVENT_TYPES: tuple[str, ...] = SecurityType.__args__  # type: ignore[attr-defined]
@@ -125,9 +126,6 @@ def fold(alert_id: str, events: Sequence[StoredEvent], calendar: Calendar) -> Al
         last_event_id=last.event_id,
         flags=tuple(str(flag) for flag in flags),
     )
-
-
-VN_TZ = timezone(timedelta(hours=7))
 
 
 def timed(state: AlertState, clock: Clock) -> AlertState:

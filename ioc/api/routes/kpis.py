@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
@@ -10,10 +10,10 @@ from fastapi import APIRouter, Query
 from ioc.api.deps import PoolDep
 from ioc.api.problems import Problem
 from ioc.db.kpis import Slice, catalogue, event_series, kpi_snapshot, series
+from ioc.working_time import VN_TZ
 
 router = APIRouter(prefix="/api", tags=["kpis"])
 
-VN_TZ = timezone(timedelta(hours=7))
 # Longest period each granularity answers, so that no request reads without bound.
 MAX_DAYS = {"minute": 1, "hour": 31, "day": 400, "month": 3660}
 
