@@ -228,10 +228,11 @@ class Settings(BaseSettings):
     def _absolute(cls, value: Path) -> Path:
         return value.expanduser().resolve()
 
-    @field_validator("working_time_file", mode="before")
+    @field_validator("working_time_file", "reference_file", "ingest_tokens_file", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
-        """An empty IOC_WORKING_TIME_FILE means the shipped file, not the directory '.'."""
+        """An empty file setting means what its description says empty means (the shipped
+        file, no token file), not the directory '.'."""
         return None if isinstance(value, str) and not value.strip() else value
 
     def with_ingest_token(self) -> tuple[Settings, bool]:

@@ -58,3 +58,15 @@ def test_a_missing_or_broken_runtime_file_changes_nothing(tmp_path: Path) -> Non
     assert with_runtime(s) == s
     s.runtime_file.write_text("{not json")
     assert read_runtime(s.runtime_file) is None
+
+
+@pytest.mark.parametrize("blank", ["", "  "])
+def test_an_empty_file_setting_is_unset_not_the_current_directory(
+    monkeypatch: pytest.MonkeyPatch, blank: str
+) -> None:
+    for name in ("IOC_REFERENCE_FILE", "IOC_WORKING_TIME_FILE", "IOC_INGEST_TOKENS_FILE"):
+        monkeypatch.setenv(name, blank)
+    settings = Settings()
+    assert settings.reference_file is None
+    assert settings.working_time_file is None
+    assert settings.ingest_tokens_file is None
