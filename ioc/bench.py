@@ -32,6 +32,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -206,11 +207,23 @@ async def measure_validated_ceiling(
     go = spawn.Event()
     total = spawn.Value("q", 0)  # stored by all the processes so far
     partitions = [(tp.topic, tp.partition) for tp in _ceiling_partitions(settings)]
-    workers = []
-    for share in range(processes):
-        args = (settings.kafka_bootstrap, partitions[share::processes],
-                settings.processor_batch_max, database, count, total, ready, go, done)  # fmt: skip
-        workers.append(spawn.Process(target=_validated_share, args=args, daemon=True))
+    shares = [
+        _Share(
+            settings.kafka_bootstrap,
+            partitions[n::processes],
+            settings.processor_batch_max,
+            database,
+            count,
+            total,
+            ready,
+            go,
+            done,
+        )
+        for n in range(processes)
+    ]
+    workers = [
+        spawn.Process(target=_validated_share, args=(share,), daemon=True) for share in shares
+    ]
     for worker in workers:
         worker.start()
     try:
@@ -237,46 +250,38 @@ async def measure_validated_ceiling(
     return count / (max(end for _, end in ends) - started)
 
 
-def _validated_share(
-    bootstrap: str,
-    partitions: list[tuple[str, int]],
-    batch_max: int,
-    database: str,
-    count: int,
-    total: Any,
-    ready: multiprocessing.Queue[str | None],
-    go: Any,
-    done: multiprocessing.Queue[tuple[int, float] | str],
-) -> None:
+@dataclass(frozen=True)
+class _Share:
+    """What one process of the validated ceiling is given (pickled to it at spawn)."""
+
+    bootstrap: str
+    partitions: list[tuple[str, int]]
+    batch_max: int
+    database: str
+    count: int  # what all the processes together store
+    total: Any  # a multiprocessing.Value: what they stored so far
+    ready: Any  # a multiprocessing.Queue: None once connected, or what went wrong
+    go: Any  # a multiprocessing.Event: the common start
+    done: Any  # a multiprocessing.Queue: (records stored, wall-clock end), or what went wrong
+
+
+def _validated_share(share: _Share) -> None:
     """One process of the validated ceiling (spawned): says when it is ready, waits for
     the common start, stores until all the processes together stored `count` (the
-    embedded broker's ListOffsets cannot say where a share ends), then reports (records
-    it stored, wall-clock end)."""
+    embedded broker's ListOffsets cannot say where a share ends), then reports."""
     try:
-        asyncio.run(_validate_share(
-            bootstrap, partitions, batch_max, database, count, total, ready, go, done
-        ))  # fmt: skip
+        asyncio.run(_validate_share(share))
     except Exception as error:  # reported to the parent, which says so and stops
-        ready.put(f"{type(error).__name__}: {error}")
-        done.put(f"{type(error).__name__}: {error}")
+        share.ready.put(f"{type(error).__name__}: {error}")
+        share.done.put(f"{type(error).__name__}: {error}")
 
 
-async def _validate_share(
-    bootstrap: str,
-    partitions: list[tuple[str, int]],
-    batch_max: int,
-    database: str,
-    count: int,
-    total: Any,
-    ready: multiprocessing.Queue[str | None],
-    go: Any,
-    done: multiprocessing.Queue[tuple[int, float] | str],
-) -> None:
+async def _validate_share(share: _Share) -> None:
     from streams.sink import EVENT_COLUMNS
 
-    conn = await asyncpg.connect(database)
-    mine = [TopicPartition(topic, partition) for topic, partition in partitions]
-    consumer = await _assigned(bootstrap, mine, batch_max)
+    conn = await asyncpg.connect(share.database)
+    mine = [TopicPartition(topic, partition) for topic, partition in share.partitions]
+    consumer = await _assigned(share.bootstrap, mine, share.batch_max)
     source = {tp.topic: tp.topic.rsplit(".", 1)[1] for tp in mine}
 
     async def validate_and_copy(batch: Batch) -> int:
@@ -290,19 +295,19 @@ async def _validate_share(
         if rows:
             async with conn.transaction():
                 await conn.copy_records_to_table("events", columns=EVENT_COLUMNS, records=rows)
-            with total.get_lock():
-                total.value += len(rows)
+            with share.total.get_lock():
+                share.total.value += len(rows)
         return len(rows)
 
     try:
-        ready.put(None)
-        await asyncio.to_thread(go.wait)
+        share.ready.put(None)
+        await asyncio.to_thread(share.go.wait)
         stored = 0
-        while total.value < count:
+        while share.total.value < share.count:
             stored += await validate_and_copy(
-                await consumer.getmany(timeout_ms=100, max_records=batch_max)
+                await consumer.getmany(timeout_ms=100, max_records=share.batch_max)
             )
-        done.put((stored, time.time()))
+        share.done.put((stored, time.time()))
     finally:
         await consumer.stop()
         await conn.close()
