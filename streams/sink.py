@@ -1,12 +1,12 @@
 """The database sink: one micro-batch, one transaction.
 
 Inside the transaction: store the batch's events that `events` does not hold yet and
-learn which those were, then run the writers (`WRITERS`: refold the state of the entities the new
-events touch from each one's whole stored history, which moves the rollups, and count
-only the new events; a later stage appends its own). No KPI is read here: the API
-reads them when it relays the batch's announcement. The caller commits Kafka offsets
-only after `write` returns, so a crash anywhere before that replays the batch, and
-the primary key turns the replay into a no-op.
+learn which those were, then run the writers (`WRITERS`: refold the state of the
+entities the new events touch from each one's whole stored history, which moves the
+rollups, and count only the new events; a later stage appends its own). No KPI is
+read here: the API reads them when it relays the batch's announcement. The caller
+commits Kafka offsets only after `write` returns, so a crash anywhere before that
+replays the batch, and the primary key turns the replay into a no-op.
 
 Storing new rows only. Nearly every batch is wholly new (repeats come after a crash,
 a rebalance or a replay), so the batch is first COPied straight into `events` under a
