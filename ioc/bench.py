@@ -31,7 +31,7 @@ import socket
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -406,11 +406,7 @@ async def measure_ingest_transports(
                 out[f"http_{shape}"] = accepted / (time.perf_counter() - started)
                 _say(f"ingest over HTTP {shape}: {out[f'http_{shape}']:,.0f} records/s")
     finally:
-        process.terminate()
-        try:
-            await asyncio.wait_for(process.wait(), 15)
-        except TimeoutError:
-            process.kill()
+        await _stop_all([process], 15)
     return out
 
 
@@ -540,11 +536,7 @@ async def measure_syslog_transports(
                 f"{udp['dropped_buffer_full']:,} dropped by it (buffer full)"
             )
     finally:
-        process.terminate()
-        try:
-            await asyncio.wait_for(process.wait(), 45)
-        except TimeoutError:
-            process.kill()
+        await _stop_all([process], 45)
     return out, udp
 
 
@@ -603,6 +595,17 @@ async def _scrape(http: httpx.AsyncClient) -> dict[str, dict[str, float]]:
                 label = wanted[sample.name]
                 out[label][sample.labels[label]] = sample.value
     return out
+
+
+async def _stop_all(processes: Sequence[asyncio.subprocess.Process], seconds: float) -> None:
+    """SIGTERM every process, then give each `seconds` to exit before it is killed."""
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        try:
+            await asyncio.wait_for(process.wait(), seconds)
+        except TimeoutError:
+            process.kill()
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -681,13 +684,7 @@ async def measure_processor(
         for http in clients:
             await http.aclose()
         await conn.close()
-        for process in running:
-            process.terminate()
-        for process in running:
-            try:
-                await asyncio.wait_for(process.wait(), 15)
-            except TimeoutError:
-                process.kill()
+        await _stop_all(running, 15)
 
     def shares(kind: str, names: tuple[str, ...]) -> dict[str, float]:
         return {
@@ -813,13 +810,7 @@ async def measure_pipeline(
         }
     finally:
         await conn.close()
-        for process in roles.values():
-            process.terminate()
-        for process in roles.values():
-            try:
-                await asyncio.wait_for(process.wait(), 15)
-            except TimeoutError:
-                process.kill()
+        await _stop_all(list(roles.values()), 15)
 
 
 async def _bench(events: int, workdir: Path, processors: int) -> dict[str, Any]:
