@@ -11,6 +11,7 @@ import asyncio
 import json
 import os
 import sys
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -503,6 +504,21 @@ async def _migrations_pending(command: str, settings: Settings) -> bool:
     return bool(pending)
 
 
+def _run_on_current_schema(
+    command: str, settings: Settings, run: Callable[[Settings], Awaitable[None]]
+) -> int:
+    """Run a role that writes the database, once its schema is known to be current;
+    exit code 2 (and what to run) when a migration is pending."""
+
+    async def main() -> int:
+        if await _migrations_pending(command, settings):
+            return 2
+        await run(settings)
+        return 0
+
+    return asyncio.run(main())
+
+
 def cmd_process(args: argparse.Namespace) -> int:
     from ioc.clock import working_calendar
     from streams.processor import run_processor
@@ -510,13 +526,7 @@ def cmd_process(args: argparse.Namespace) -> int:
     settings = _connected(args)
     working_calendar(settings)  # a bad IOC_WORKING_TIME_FILE: say so before connecting
 
-    async def main() -> int:
-        if await _migrations_pending("process", settings):
-            return 2
-        await run_processor(settings)
-        return 0
-
-    return asyncio.run(main())
+    return _run_on_current_schema("process", settings, run_processor)
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -656,13 +666,7 @@ def cmd_poll(args: argparse.Namespace) -> int:
         print(f"ioc poll: {error}", file=sys.stderr)
         return 2
 
-    async def main() -> int:
-        if await _migrations_pending("poll", settings):
-            return 2
-        await run_poller(settings)
-        return 0
-
-    return asyncio.run(main())
+    return _run_on_current_schema("poll", settings, run_poller)
 
 
 def cmd_syslog(args: argparse.Namespace) -> int:
