@@ -10,7 +10,7 @@ its due time); an open document past its due time is the clock's business.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
@@ -26,6 +26,7 @@ from ioc.domains.base import (
     latest,
     one,
     seconds,
+    with_fields,
 )
 from ioc.domains.base import (
     ms as _ms,
@@ -134,8 +135,7 @@ def timed(state: DocumentState, clock: Clock) -> DocumentState:
     late_done = late_done and state.done_at > state.due_at  # type: ignore[operator]
     open_late = state.is_open and state.due_at is not None and clock.now > state.due_at
     value = late_done or open_late
-    # Most states are unchanged by the clock: copying each one costs more than the fold.
-    return state if state.overdue == value else replace(state, overdue=value)
+    return with_fields(state, overdue=value)
 
 
 def contribute(state: DocumentState) -> Contribution:

@@ -36,7 +36,7 @@ one after it is late (the filing was already overdue when the citizen gave up).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Literal
 
@@ -52,6 +52,7 @@ from ioc.domains.base import (
     latest,
     one,
     seconds,
+    with_fields,
 )
 from ioc.domains.base import (
     ms as _ms,
@@ -270,10 +271,7 @@ def timed(state: FilingState, clock: Clock) -> FilingState:
     else:
         overdue = clock.now > due
         at_risk = not overdue and due <= clock.at_risk_horizon
-    # Most states are unchanged by the clock: copying each one costs more than the fold.
-    if state.overdue == overdue and state.at_risk == at_risk:
-        return state
-    return replace(state, overdue=overdue, at_risk=at_risk)
+    return with_fields(state, overdue=overdue, at_risk=at_risk)
 
 
 def contribute(state: FilingState) -> Contribution:

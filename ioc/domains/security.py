@@ -10,7 +10,7 @@ raise after a resolution reopens the alert.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
@@ -25,6 +25,7 @@ from ioc.domains.base import (
     latest,
     one,
     seconds,
+    with_fields,
 )
 from ioc.domains.base import (
     ms as _ms,
@@ -136,9 +137,7 @@ def timed(state: AlertState, clock: Clock) -> AlertState:
         and state.raised_at is not None
         and state.raised_at < clock.ack_deadline
     )
-    value = unattended
-    # Most states are unchanged by the clock: copying each one costs more than the fold.
-    return state if state.unattended == value else replace(state, unattended=value)
+    return with_fields(state, unattended=unattended)
 
 
 def contribute(state: AlertState) -> Contribution:
