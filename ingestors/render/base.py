@@ -74,6 +74,30 @@ class Renderer:
         return lambda record: detection_step(self, record)
 
 
+def lifecycle_renderer(
+    name: str,
+    source: str,
+    entity_key: str,
+    native_types: frozenset[str],
+    carries: Callable[[Record], bool],
+    writer: Callable[[timedelta], Step],
+) -> Renderer:
+    """The renderer of a format that follows an entity's whole lifecycle itself (the DVC
+    snapshot, edXML's header and status packets): `writer(idle)` makes one run's step
+    writer; a record seen alone renders as the first step a run sees of its entity; the
+    entity id is the payload's `entity_key`, which the native record carries as is."""
+    return Renderer(
+        name=name,
+        source=source,
+        entity_key=entity_key,
+        native_types=native_types,
+        carries=carries,
+        render=lambda record: writer(IDLE)(record).record,
+        entity_id=lambda record: str(record["payload"][entity_key]),
+        per_run=writer,
+    )
+
+
 def detection_step(renderer: Renderer, record: Record) -> Rendered:
     """A detection format's step: a native type as the source system writes it; a lifecycle
     step it cannot say canonically, with the entity id the server derives from the native

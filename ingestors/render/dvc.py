@@ -43,9 +43,8 @@ from ingestors.render.base import (
     Open,
     Record,
     Rendered,
-    Renderer,
-    Step,
     instant,
+    lifecycle_renderer,
     local_seconds,
     number,
     person,
@@ -169,22 +168,7 @@ class Snapshots:
         return Rendered(record["source"], "dvc", snapshot(record, history))
 
 
-def render(record: Record) -> dict[str, Any]:
-    """The snapshot of a record seen alone (the first step a run sees of its filing)."""
-    return Snapshots()(record).record
-
-
-def per_run(idle: timedelta) -> Step:
-    return Snapshots(idle)
-
-
-RENDERER = Renderer(
-    name="dvc",
-    source="filings",
-    entity_key="filing_id",
-    native_types=frozenset(STATUS),
-    carries=lambda payload: True,
-    render=render,
-    entity_id=lambda record: record["payload"]["filing_id"],
-    per_run=per_run,
-)
+RENDERER = lifecycle_renderer(
+    "dvc", "filings", "filing_id", frozenset(STATUS), carries=lambda payload: True,
+    writer=Snapshots,
+)  # fmt: skip

@@ -55,19 +55,18 @@ from xml.sax.saxutils import escape
 
 from ingestors.render.base import (
     IDLE,
-    VN_TZ,
     Open,
     Record,
     Rendered,
-    Renderer,
-    Step,
     content_id,
     digest,
     instant,
+    lifecycle_renderer,
     number,
     person,
 )
 from ingestors.simulator import AGENCIES, CENTRAL_AGENCIES
+from ioc.working_time import VN_TZ
 
 NS = "http://www.mic.gov.vn/TBT/QCVN_102_2016"
 SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -373,22 +372,7 @@ def carries(payload: Record) -> bool:
     return payload.get("electronic") is True
 
 
-def render(record: Record) -> str | Record:
-    """What a record seen alone (the first step a run sees of its document) becomes."""
-    return Messages()(record).record
-
-
-def per_run(idle: timedelta) -> Step:
-    return Messages(idle)
-
-
-RENDERER = Renderer(
-    name="edxml",
-    source="documents",
-    entity_key="document_id",
-    native_types=frozenset({"sent", "received", *STATUS_CODES}),
-    carries=carries,
-    render=render,
-    entity_id=lambda record: record["payload"]["document_id"],
-    per_run=per_run,
-)
+RENDERER = lifecycle_renderer(
+    "edxml", "documents", "document_id", frozenset({"sent", "received", *STATUS_CODES}),
+    carries=carries, writer=Messages,
+)  # fmt: skip
