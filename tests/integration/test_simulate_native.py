@@ -12,17 +12,19 @@ import sys
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from ingestors.render import NATIVE, FormatChoice, Natives
-from ingestors.render.base import VN_TZ
 from ingestors.simulator import generate
 from ioc.clock import Calendar, working_calendar
 from ioc.config import Settings
+from ioc.domains import DOMAINS
 from ioc.runtime import Runtime, write_runtime
+from ioc.working_time import VN_TZ
 from tests.roles import start_api, start_role, wait_until
 from tests.unit.test_render import canonical, dvc_view, fold_all
 
@@ -74,45 +76,56 @@ def _second(value: str | datetime | None) -> datetime | None:
     return moment.replace(microsecond=0)
 
 
+def _stored_as_folded(
+    api_url: str,
+    source: str,
+    views: list[dict],
+    calendar: Calendar,
+    fields: tuple[str, ...],
+    instants: tuple[str, ...],
+) -> list[tuple[dict, Any]]:
+    """Each entity of `source` as the API lists it beside the state its events (as the
+    format carries them: `views`) fold to; `fields` equal, `instants` to the second."""
+    folded = fold_all(source, views, calendar)
+    stored = _entities(api_url, source, DOMAINS[source].entity_field)  # /api/filings, ...
+    assert set(stored) == set(folded)
+    for entity_id, state in folded.items():
+        got = stored[entity_id]
+        for field in fields:
+            assert got[field] == getattr(state, field), (entity_id, field, got, state)
+        for field in instants:
+            assert _second(got[field]) == _second(getattr(state, field)), (entity_id, field)
+    return [(stored[entity_id], state) for entity_id, state in folded.items()]
+
+
 def _check_states(api_url: str, records: list[dict], calendar: Calendar) -> None:
     """Filings and documents stored in the states the simulator's own events give them,
     folded in the calendar the processor judges with."""
     # Filings as DVC can say them (to the second, no commune); every document is carried by
     # edXML or, on paper, canonically (see ingestors.render.edxml for what edXML changes).
-    filings = fold_all(
-        "filings", [dvc_view(r) for r in records if r["source"] == "filings"], calendar
-    )
-    stored = _entities(api_url, "filings", "filing_id")
-    assert set(stored) == set(filings)
-    verdicts: Counter[str] = Counter()
-    for filing_id, state in filings.items():
-        got = stored[filing_id]
-        for field in ("status", "is_open", "verdict", "supplement_requests", "channel",
-                      "procedure_code", "fee_vnd", "paid_online", "events", "agency"):  # fmt: skip
-            assert got[field] == getattr(state, field), (filing_id, field, got, state)
-        for field in ("received_at", "due_at", "processing_end_at"):
-            assert _second(got[field]) == _second(getattr(state, field)), (filing_id, field)
-        verdicts[state.verdict] += 1
+    filings = _stored_as_folded(
+        api_url, "filings", [dvc_view(r) for r in records if r["source"] == "filings"],
+        calendar,
+        ("status", "is_open", "verdict", "supplement_requests", "channel", "procedure_code",
+         "fee_vnd", "paid_online", "events", "agency"),
+        ("received_at", "due_at", "processing_end_at"),
+    )  # fmt: skip
+    verdicts = Counter(state.verdict for _, state in filings)
     assert verdicts["late"] and verdicts["on_time"] + verdicts["early"], verdicts
 
-    documents = fold_all(
-        "documents", [canonical(r) for r in records if r["source"] == "documents"], calendar
-    )
-    stored = _entities(api_url, "documents", "document_id")
-    assert set(stored) == set(documents)
-    statuses: Counter[str] = Counter()
-    for document_id, state in documents.items():
-        got = stored[document_id]
-        for field in ("status", "is_open", "events", "agency", "electronic", "sender_agency",
-                      "receiver_agency", "document_type"):  # fmt: skip
-            assert got[field] == getattr(state, field), (document_id, field, got, state)
-        for field in ("sent_at", "received_at", "assigned_at", "done_at", "due_at"):
-            assert _second(got[field]) == _second(getattr(state, field)), (document_id, field)
+    documents = _stored_as_folded(
+        api_url, "documents",
+        [canonical(r) for r in records if r["source"] == "documents"], calendar,
+        ("status", "is_open", "events", "agency", "electronic", "sender_agency",
+         "receiver_agency", "document_type"),
+        ("sent_at", "received_at", "assigned_at", "done_at", "due_at"),
+    )  # fmt: skip
+    for got, state in documents:
         assert bool(got["signed"]) == bool(state.signed)
         if state.issued_at is not None:  # edXML dates a promulgation: its day, at 00:00
             day = datetime.fromisoformat(got["issued_at"]).astimezone(VN_TZ).date()
             assert day == state.issued_at.astimezone(VN_TZ).date()
-        statuses[state.status] += 1
+    statuses = Counter(state.status for _, state in documents)
     assert statuses["done"] and statuses["received"] + statuses["assigned"], statuses
 
 
